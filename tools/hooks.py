@@ -1,0 +1,92 @@
+"""MkDocs hooks that hold the book to its literate contract (see docs/about.md).
+
+- Before a build, src/lama must match docs/: `mkdocs build` fails on a stale package, while
+  `mkdocs serve` re-tangles, so an edited chapter is the package at once.
+- Exported blocks are shown with the generated file's own line numbers.
+- Blocks marked `data-figure="name.svg"` are run (each alone, in a fresh interpreter) and the file
+  they save is published as `figures/name.svg`.
+- KaTeX is copied from the npm package into `assets/katex/`, so math renders with no network.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tangle  # noqa: E402
+
+ROOT = tangle.ROOT
+KATEX = ROOT / "node_modules" / "katex" / "dist"
+KATEX_FILES = ["katex.min.js", "katex.min.css", "contrib/auto-render.min.js"]
+_command = "build"
+
+
+def on_startup(command, dirty):
+    global _command
+    _command = command
+
+
+def on_pre_build(config):
+    try:
+        if _command == "serve":
+            for line in tangle.tangle(ROOT):
+                print(f"tangle: {line}", file=sys.stderr)
+            return
+        found = tangle.problems(ROOT)
+    except tangle.TangleError as error:
+        raise PluginError(f"tangle: {error}") from None
+    if found:
+        raise PluginError("src/lama does not match docs/ (run python tools/tangle.py): " + "; ".join(found))
+
+
+def _run_figure(block: tangle.Block) -> bytes:
+    """Run one figure block alone and return the bytes of the file it saves."""
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    with tempfile.TemporaryDirectory() as tmp:
+        result = subprocess.run([sys.executable, "-c", block.code], cwd=tmp, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = " | ".join(result.stderr.strip().splitlines()[-3:])
+            raise PluginError(f"{block.page}:{block.line}: the figure block failed: {tail}")
+        out = Path(tmp) / block.figure
+        if not out.is_file():
+            raise PluginError(f"{block.page}:{block.line}: the figure block ran but did not save {block.figure}")
+        return out.read_bytes()
+
+
+def on_files(files, config):
+    if not KATEX.is_dir():
+        raise PluginError(f"KaTeX is missing ({KATEX.relative_to(ROOT)}): run `npm ci` in the project root")
+    for name in KATEX_FILES + [f"fonts/{p.name}" for p in sorted((KATEX / "fonts").iterdir())]:
+        files.append(File.generated(config, f"assets/katex/{name}", abs_src_path=str(KATEX / name)))
+    seen: dict[str, str] = {}
+    for path in sorted(Path(config["docs_dir"]).rglob("*.md")):
+        page = path.relative_to(ROOT).as_posix()
+        for block in tangle.read_blocks(path.read_text(encoding="utf-8"), page):
+            if block.figure is None:
+                continue
+            if block.figure in seen:
+                raise PluginError(f"{page}:{block.line}: figure {block.figure} is also drawn by {seen[block.figure]}")
+            seen[block.figure] = f"{page}:{block.line}"
+            files.append(File.generated(config, f"figures/{block.figure}", content=_run_figure(block)))
+    return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    """Stamp each exported block with the line number its code has in the generated file."""
+    lines = markdown.split("\n")
+    blocks = tangle.read_blocks(markdown, page.file.src_uri)
+    modules: dict[str, list[tangle.Block]] = {}
+    for block in blocks:
+        if block.export:
+            modules.setdefault(block.export, []).append(block)
+    for module_blocks in modules.values():
+        for block, start in zip(module_blocks, tangle.block_start_lines(module_blocks)):
+            opening = block.line - 2
+            lines[opening] = lines[opening].rstrip() + f' linenums="{start}"'
+    return "\n".join(lines)
