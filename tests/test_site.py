@@ -118,8 +118,17 @@ def test_page_in_browser(browser, base_url, doc):
         code.locator("button[data-md-type='copy'], button.md-clipboard").first.click()
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied.rstrip("\n") == tangle.strip_annotations(block.code).rstrip("\n"), f"{doc}:{block.line}: copied text differs"
-    if any(b.export for b in blocks):
-        assert page.locator("article .linenos, article [data-linenos]").count() > 0, "exported blocks show line numbers"
+    # Exported blocks show the generated file's own line numbers.
+    modules: dict[str, list[int]] = {}
+    for i, block in enumerate(blocks):
+        if block.export:
+            modules.setdefault(block.export, []).append(i)
+    for indices in modules.values():
+        starts = tangle.block_start_lines([blocks[i] for i in indices])
+        for i, start in zip(indices, starts):
+            numbers = highlights.nth(i).locator("td.linenos .normal").all_inner_texts()
+            n = blocks[i].code.count("\n")
+            assert numbers == [str(k) for k in range(start, start + n)], f"{doc}:{blocks[i].line}: line numbers"
 
     assert not problems, "\n".join(problems)
     context.close()

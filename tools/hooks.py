@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -77,10 +78,21 @@ def on_files(files, config):
     return files
 
 
+def _set_fence_option(line: str, option: str) -> str:
+    """Add ` option` to a fence's opening line, inside the braces of the `{.python ...}` form."""
+    line = line.rstrip()
+    return f"{line[:-1].rstrip()} {option}}}" if line.endswith("}") else f"{line} {option}"
+
+
 def on_page_markdown(markdown, page, config, files):
-    """Stamp each exported block with the line number its code has in the generated file."""
+    """Stamp each exported block with the line number its code has in the generated file, and drop
+    `data-figure` from figure blocks (the build has used it; superfences would not parse it)."""
     lines = markdown.split("\n")
     blocks = tangle.read_blocks(markdown, page.file.src_uri)
+    for block in blocks:
+        if block.figure is not None:
+            opening = block.line - 2
+            lines[opening] = re.sub(r"""\s+data-figure=(?:"[^"]*"|'[^']*'|\S+?)(?=\s|}|$)""", "", lines[opening])
     modules: dict[str, list[tangle.Block]] = {}
     for block in blocks:
         if block.export:
@@ -88,5 +100,5 @@ def on_page_markdown(markdown, page, config, files):
     for module_blocks in modules.values():
         for block, start in zip(module_blocks, tangle.block_start_lines(module_blocks)):
             opening = block.line - 2
-            lines[opening] = lines[opening].rstrip() + f' linenums="{start}"'
+            lines[opening] = _set_fence_option(lines[opening], f'linenums="{start}"')
     return "\n".join(lines)
