@@ -131,7 +131,7 @@ def test_page_in_browser(browser, base_url, doc):
     for indices in modules.values():
         starts = tangle.block_start_lines([blocks[i] for i in indices])
         for i, start in zip(indices, starts):
-            numbers = highlights.nth(i).locator("td.linenos .normal").all_inner_texts()
+            numbers = [t.strip() for t in highlights.nth(i).locator("td.linenos .normal").all_inner_texts()]
             n = blocks[i].code.count("\n")
             assert numbers == [str(k) for k in range(start, start + n)], f"{doc}:{blocks[i].line}: line numbers"
 
