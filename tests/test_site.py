@@ -150,3 +150,25 @@ def test_stale_package_fails_the_build(tmp_path):
     assert result.returncode != 0
     assert "src/lama does not match docs/" in result.stderr
     assert "stale: src/lama/__init__.py" in result.stderr
+
+
+@pytest.mark.browser
+def test_search_and_colour_toggle(browser, base_url):
+    """Search runs offline in the page (Material's worker) and the light/dark toggle switches schemes."""
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto(base_url + "/", wait_until="networkidle")
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.locator("input.md-search__input").press_sequentially("tiktoken")  # Material listens to key events
+    results = page.locator(".md-search-result__item")
+    results.first.wait_for(timeout=10_000)
+    assert results.count() > 0
+    assert "tokens" in page.locator(".md-search-result__item a").first.get_attribute("href")
+    page.keyboard.press("Escape")
+    before = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+    page.locator("form[data-md-component=palette] label:visible").first.click()
+    after = page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+    assert {before, after} == {"default", "slate"}
+    assert not errors, errors
+    page.close()
