@@ -1,0 +1,86 @@
+# Generated from docs/block.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+"""The transformer block: LayerNorm, the GELU MLP, residual connections, dropout, and the pre-LN
+(GPT-2) and post-LN (original transformer) arrangements of them."""
+import math
+from dataclasses import dataclass
+
+from tinygrad import Tensor, nn
+
+from lama.multihead import MultiHeadAttention
+
+class LayerNorm:
+    """Normalise each position's vector to mean 0 and variance 1, then scale by `weight` and shift
+    by `bias` (both per channel). x (..., n_embd) -> (..., n_embd)."""
+
+    def __init__(self, n_embd: int, eps: float = 1e-5, bias: bool = True):
+        self.weight = Tensor.ones(n_embd)                      # gamma: starts as the identity scale
+        self.bias = Tensor.zeros(n_embd) if bias else None     # beta
+        self.eps = eps
+
+    def __call__(self, x: Tensor) -> Tensor:
+        mean = x.mean(-1, keepdim=True)                        # (..., 1)
+        var = ((x - mean) ** 2).mean(-1, keepdim=True)         # biased: divide by n_embd
+        x = (x - mean) / (var + self.eps).sqrt() * self.weight
+        return x if self.bias is None else x + self.bias
+
+def gelu(x: Tensor) -> Tensor:
+    """GELU, x * Phi(x), in the tanh approximation that GPT-2 uses. Elementwise, any shape."""
+    return 0.5 * x * (1.0 + (math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)).tanh())
+
+class MLP:
+    """Position-wise: widen to 4 * n_embd, GELU, project back. x (B, T, n_embd) -> (B, T, n_embd)."""
+
+    def __init__(self, n_embd: int, bias: bool = True, dropout: float = 0.0):
+        self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias)
+        self.c_proj = nn.Linear(4 * n_embd, n_embd, bias)
+        self.dropout = dropout
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.c_proj(gelu(self.c_fc(x))).dropout(self.dropout)  # (B, T, 4C) inside
+
+@dataclass
+class BlockConfig:
+    """The sizes and switches of a transformer block (defaults: GPT-2 small)."""
+    n_embd: int = 768       # channels per position, C
+    n_head: int = 12        # attention heads; n_embd must be divisible by n_head
+    dropout: float = 0.0    # on attention weights and on what each sub-block adds (training mode only)
+    bias: bool = True       # biases in the Linear layers and the LayerNorms
+    causal: bool = True     # a position attends only to itself and earlier positions
+    norm: str = "pre"       # "pre": x + f(LN(x)) as in GPT-2; "post": LN(x + f(x)) as in Vaswani et al.
+    eps: float = 1e-5       # LayerNorm epsilon (GPT-2's layer_norm_epsilon)
+
+    def __post_init__(self):
+        if self.norm not in ("pre", "post"):
+            raise ValueError(f"norm must be 'pre' or 'post', got {self.norm!r}")
+        if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head != 0:
+            raise ValueError(f"n_embd={self.n_embd} must be a positive multiple of n_head={self.n_head}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.eps <= 0:
+            raise ValueError(f"eps must be positive, got {self.eps}")
+
+
+class Block:
+    """One transformer block: attention and an MLP, each with a residual connection and a LayerNorm,
+    arranged pre-LN or post-LN. x (B, T, n_embd) -> (B, T, n_embd)."""
+
+    def __init__(self, config: BlockConfig):
+        C = config.n_embd
+        self.ln_1 = LayerNorm(C, config.eps, config.bias)
+        self.attn = MultiHeadAttention(C, config.n_head, config.bias, config.causal, config.dropout)
+        self.ln_2 = LayerNorm(C, config.eps, config.bias)
+        self.mlp = MLP(C, config.bias, config.dropout)
+        self.norm = config.norm
+
+    def __call__(self, x: Tensor, mask: Tensor | None = None, return_weights: bool = False):
+        """x (B, T, n_embd), mask as for MultiHeadAttention -> (B, T, n_embd); with return_weights,
+        (x, weights (B, n_head, T, T))."""
+        if self.norm == "pre":
+            a, weights = self.attn(self.ln_1(x), mask, return_weights=True)
+            x = x + a                         # the residual stream itself is never normalised
+            x = x + self.mlp(self.ln_2(x))
+        else:
+            a, weights = self.attn(x, mask, return_weights=True)
+            x = self.ln_1(x + a)              # normalise the sum
+            x = self.ln_2(x + self.mlp(x))
+        return (x, weights) if return_weights else x
