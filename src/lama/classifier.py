@@ -1,0 +1,215 @@
+# Generated from docs/classifier.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+"""An encoder-only transformer (BERT-style) that classifies a whole sequence: no causal mask, a
+padding mask, a [CLS] summary token at position 0 and a linear classification head. Trained on
+balanced brackets by
+
+    python -m lama.classifier --out docs/results
+"""
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from tinygrad import Tensor, dtypes, nn
+from tinygrad.nn.state import get_state_dict, load_state_dict, safe_load, safe_load_metadata, safe_save
+
+from lama.block import Block, BlockConfig, LayerNorm
+from lama.brackets import KINDS, PAD, VOCAB_SIZE, BracketBatches, encode, make_examples
+from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
+from lama.self_attention import padding_mask
+from lama.train import AdamW, TrainConfig, train
+
+@dataclass
+class EncoderConfig:
+    """The sizes of an encoder classifier (defaults: the brackets experiment)."""
+    vocab_size: int = VOCAB_SIZE   # token ids, [CLS] and padding included
+    n_positions: int = 64          # the longest input, [CLS] included
+    n_layer: int = 2
+    n_embd: int = 32
+    n_head: int = 4
+    n_classes: int = 2
+    dropout: float = 0.0
+    positions: str = "sinusoidal"  # or "learned" (GPT-2, BERT); see "Positions"
+    pad_id: int = PAD              # positions holding this id are padding: no one attends to them
+
+
+class Encoder:
+    """A bidirectional transformer with a classification head on position 0 ([CLS]).
+    ids (B, T) int -> logits (B, n_classes)."""
+
+    def __init__(self, config: EncoderConfig):
+        self.config = config
+        self.embed = TokenPositionEmbedding(
+            EmbeddingConfig(config.vocab_size, config.n_positions, config.n_embd, config.positions))
+        block = BlockConfig(n_embd=config.n_embd, n_head=config.n_head, dropout=config.dropout, causal=False)
+        self.blocks = [Block(block) for _ in range(config.n_layer)]
+        self.ln_f = LayerNorm(config.n_embd)
+        self.head = nn.Linear(config.n_embd, config.n_classes)
+
+    def hidden(self, ids: Tensor, return_weights: bool = False):
+        """ids (B, T) -> the final vectors (B, T, n_embd); with return_weights also a list of
+        n_layer attention weights (B, n_head, T, T)."""
+        mask = padding_mask(ids != self.config.pad_id)   # (B, 1, T): every query, only real keys
+        x, weights = self.embed(ids), []                 # (B, T, C)
+        for block in self.blocks:
+            x, w = block(x, mask, return_weights=True)   # no causal mask: causal=False in the config
+            weights.append(w)
+        x = self.ln_f(x)
+        return (x, weights) if return_weights else x
+
+    def __call__(self, ids: Tensor) -> Tensor:
+        return self.head(self.hidden(ids)[:, 0])         # (B, C) at [CLS] -> (B, n_classes)
+
+
+def classification_loss(model: Encoder, ids: Tensor, labels: Tensor) -> Tensor:
+    """Mean cross-entropy of the sequence labels: ids (B, T), labels (B,) int -> scalar."""
+    return model(ids).sparse_categorical_crossentropy(labels)
+
+@dataclass
+class ExperimentConfig:
+    """The brackets experiment: model, data and training settings."""
+    n_layer: int = 2
+    n_embd: int = 32
+    n_head: int = 4
+    positions: str = "sinusoidal"
+    max_length: int = 40        # the longest training string
+    test_max_length: int = 60   # the longest test string; longer than max_length on purpose
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 5e-3
+    weight_decay: float = 0.01
+    seed: int = 0
+    test_size: int = 2000       # test strings per group (seen lengths, longer lengths)
+
+
+def build(cfg: ExperimentConfig) -> Encoder:
+    Tensor.manual_seed(cfg.seed)
+    return Encoder(EncoderConfig(n_positions=cfg.test_max_length + 1, n_layer=cfg.n_layer,
+                                 n_embd=cfg.n_embd, n_head=cfg.n_head, positions=cfg.positions))
+
+
+def train_classifier(cfg: ExperimentConfig, log=None) -> tuple[Encoder, list[dict]]:
+    """Train an encoder on balanced brackets with lama.train; return it and the history.
+    `log` is called with progress lines (default: none)."""
+    model = build(cfg)
+    optimizer = AdamW(get_state_dict(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    config = TrainConfig(steps=cfg.steps, lr=cfg.lr, min_lr=cfg.lr / 10, warmup_steps=min(50, cfg.steps // 10),
+                         eval_interval=max(1, cfg.steps // 10), eval_batches=4, log_interval=50, seed=cfg.seed)
+    history = train(model, optimizer, BracketBatches(cfg.batch_size, cfg.max_length), config,
+                    loss_fn=classification_loss, log=log)
+    return model, history
+
+def score(model: Encoder, strings: list[str], labels: np.ndarray, T: int, chunk: int = 500) -> dict:
+    """The model on a labelled set: mean loss, accuracy, and per string p(balanced) and correctness."""
+    logp = np.concatenate([model(Tensor(encode(strings[i:i + chunk], T), dtype=dtypes.int32)).log_softmax(-1).numpy()
+                           for i in range(0, len(strings), chunk)])       # (N, 2)
+    correct = logp.argmax(-1) == labels
+    return {"loss": float(-logp[np.arange(len(labels)), labels].mean()), "accuracy": float(correct.mean()),
+            "p_balanced": np.exp(logp[:, 1]), "correct": correct}
+
+
+def report(strings: list[str], labels: np.ndarray, kinds: list[str], trained: dict, untrained: dict,
+           n_examples: int = 2, max_errors: int = 10) -> dict:
+    """The JSON-able summary of one test set: accuracy and loss against the baselines, accuracy by
+    length and by kind, and a few examples of each kind plus the model's errors."""
+    lengths, kinds = np.array([len(s) for s in strings]), np.array(kinds)
+    counting = np.array([s.count("(") == s.count(")") for s in strings]) == labels
+    shown = [i for k in KINDS for i in np.flatnonzero(kinds == k)[:n_examples]]
+    errors = np.flatnonzero(~trained["correct"])
+    shown += [int(i) for i in errors[:max_errors] if i not in shown]
+    return {
+        "n": len(strings), "lengths": [int(lengths.min()), int(lengths.max())],
+        "accuracy": trained["accuracy"], "loss": trained["loss"],
+        "random_network": {"accuracy": untrained["accuracy"], "loss": untrained["loss"]},
+        "baselines": {"chance": 0.5, "majority_class": float(max(labels.mean(), 1 - labels.mean())),
+                      "counting": float(counting.mean())},
+        "errors": int(len(errors)),
+        "by_length": {int(n): float(trained["correct"][lengths == n].mean()) for n in np.unique(lengths)},
+        "by_kind": {k: float(trained["correct"][kinds == k].mean()) for k in KINDS},
+        "examples": [{"string": strings[i], "kind": str(kinds[i]), "label": int(labels[i]),
+                      "p_balanced": round(float(trained["p_balanced"][i]), 4), "correct": bool(trained["correct"][i])}
+                     for i in shown],
+    }
+
+def run_experiment(cfg: ExperimentConfig, log=None) -> tuple[Encoder, dict]:
+    """Train on brackets and score the result on held-out strings of the training lengths ("seen")
+    and of longer lengths ("longer"). Returns the model and the JSON-able results."""
+    start = time.perf_counter()
+    model, history = train_classifier(cfg, log)
+    wall_s = time.perf_counter() - start
+    untrained, T = build(cfg), cfg.test_max_length + 1
+    rng = np.random.default_rng([cfg.seed, 1])                       # not the training batches' stream
+    groups = {"seen": range(2, cfg.max_length + 1, 2), "longer": range(cfg.max_length + 2, cfg.test_max_length + 1, 2)}
+    tests = {}
+    for name, lengths in groups.items():
+        strings, labels, kinds = make_examples(cfg.test_size, lengths, "test", rng)
+        tests[name] = report(strings, labels, kinds, score(model, strings, labels, T), score(untrained, strings, labels, T))
+    return model, {"settings": asdict(cfg), "parameters": sum(t.numel() for t in get_state_dict(model).values() if t.is_param),
+                   "train_wall_s": round(wall_s, 1), "history": history, "test": tests}
+
+
+def save_model(model: Encoder, path: str | Path) -> None:
+    """The model's weights as safetensors, with its EncoderConfig in the metadata."""
+    safe_save(get_state_dict(model), str(path), metadata={"config": json.dumps(asdict(model.config))})
+
+
+def load_model(path: str | Path) -> Encoder:
+    """An Encoder with the weights and config that save_model wrote to path."""
+    config = EncoderConfig(**json.loads(safe_load_metadata(str(path))[2]["__metadata__"]["config"]))
+    model = Encoder(config)
+    load_state_dict(model, safe_load(str(path)), verbose=False)
+    return model
+
+HELP = {"n_layer": "transformer blocks", "n_embd": "channels per position", "n_head": "attention heads",
+        "positions": "'sinusoidal' or 'learned' position embeddings", "max_length": "longest training string (even)",
+        "test_max_length": "longest test string; the lengths above --max-length are the 'longer' test",
+        "steps": "training steps", "batch_size": "strings per step", "lr": "peak learning rate",
+        "weight_decay": "AdamW's weight decay", "seed": "seed of the weights, the data and the test sets",
+        "test_size": "test strings per group"}
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    def error(self, message):  # a user mistake: one line and exit status 2, not the usage text
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineErrors(prog="python -m lama.classifier",
+                           description="Train an encoder-only transformer to tell balanced bracket strings from "
+                                       "unbalanced ones, and report its test accuracy as JSON.")
+    defaults = ExperimentConfig()
+    for f in fields(ExperimentConfig):
+        default = getattr(defaults, f.name)
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
+                            help=HELP[f.name] + " (default: %(default)s)")
+    parser.add_argument("--out", help="write classifier.json and classifier.safetensors into this folder")
+    args = parser.parse_args(argv)
+    cfg_args = {f.name: getattr(args, f.name) for f in fields(ExperimentConfig)}
+    if cfg_args["n_embd"] <= 0 or cfg_args["n_head"] <= 0 or cfg_args["n_embd"] % cfg_args["n_head"]:
+        parser.error(f"--n-embd ({cfg_args['n_embd']}) must be a positive multiple of --n-head ({cfg_args['n_head']})")
+    if cfg_args["max_length"] < 2 or cfg_args["max_length"] % 2 or cfg_args["test_max_length"] < cfg_args["max_length"] + 2:
+        parser.error("--max-length must be even and >= 2, and --test-max-length at least --max-length + 2")
+    if min(cfg_args["n_layer"], cfg_args["steps"], cfg_args["batch_size"], cfg_args["test_size"]) < 1 \
+            or cfg_args["lr"] <= 0 or cfg_args["weight_decay"] < 0:
+        parser.error("--n-layer, --steps, --batch-size, --test-size and --lr must be positive, --weight-decay >= 0")
+    if cfg_args["positions"] not in ("learned", "sinusoidal"):
+        parser.error(f"--positions must be 'learned' or 'sinusoidal', got {cfg_args['positions']!r}")
+    if args.out and not Path(args.out).is_dir():
+        parser.error(f"--out {args.out}: no such folder")
+    cfg = ExperimentConfig(**cfg_args)
+
+    model, results = run_experiment(cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
+    results = {"command": "python -m lama.classifier " + " ".join(sys.argv[1:] if argv is None else argv), **results}
+    text = json.dumps(results, indent=1)
+    if args.out:
+        Path(args.out, "classifier.json").write_text(text + "\n", encoding="utf-8")
+        save_model(model, Path(args.out, "classifier.safetensors"))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
