@@ -77,8 +77,8 @@ class ExperimentConfig:
     positions: str = "sinusoidal"
     max_length: int = 40        # the longest training string
     test_max_length: int = 60   # the longest test string; longer than max_length on purpose
-    steps: int = 3000
-    batch_size: int = 32
+    steps: int = 3500
+    batch_size: int = 64
     lr: float = 5e-3
     weight_decay: float = 0.01
     seed: int = 0
