@@ -1,0 +1,132 @@
+# Generated from docs/generation.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+"""python -m lama.gpt: run GPT-2 (OpenAI's weights, or a local checkpoint) on a prompt and stream
+the continuation to stdout."""
+from __future__ import annotations
+
+import argparse
+import codecs
+import os
+import signal
+import sys
+import time
+
+from lama.model import PRESETS
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    def error(self, message):  # a user mistake: one line and exit status 2, no usage text
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    p = OneLineErrors(prog="python -m lama.gpt", description="Continue a prompt with GPT-2, using lama's "
+                      "own model code. The prompt and its continuation go to stdout, progress to stderr.")
+    p.add_argument("-p", "--prompt", required=True, help="the text to continue; '-' reads it from stdin")
+    p.add_argument("-n", "--max-new-tokens", type=positive(int), default=50, help="tokens to generate (default: 50)")
+    p.add_argument("--temperature", type=positive(float), default=0.8, help="0 is greedy (default: 0.8)")
+    p.add_argument("--top-k", type=positive(int), default=200, help="sample among the k most likely tokens; 0: all (default: 200)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling, in (0, 1] (default: 1, off)")
+    p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same text")
+    p.add_argument("--model", default="gpt2", help=f"one of {', '.join(PRESETS)}; downloaded on first use (default: gpt2)")
+    p.add_argument("--weights", metavar="PATH", help="a local checkpoint: a directory with config.json + "
+                   "model.safetensors, or a .safetensors file")
+    p.add_argument("--no-cache", action="store_true", help="recompute the whole sequence for every token (slow)")
+    p.add_argument("--device", help="tinygrad device, e.g. CPU or CUDA (default: tinygrad's choice)")
+    return p
+
+
+def fail(message: str) -> int:
+    print(f"python -m lama.gpt: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.model not in PRESETS:
+        return fail(f"unknown model {args.model!r}; choose one of {', '.join(PRESETS)}")
+    if not 0 < args.top_p <= 1:
+        return fail(f"--top-p must be in (0, 1], got {args.top_p}")
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if not prompt:
+        return fail("the prompt is empty; give some text to continue")
+    try:
+        if args.device:
+            from tinygrad import Device
+            Device.DEFAULT = args.device.upper()
+            Device[Device.DEFAULT]                         # fails now if the device is not usable
+    except Exception as e:
+        return fail(f"device {args.device!r} is not usable: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    import tiktoken
+
+    from lama.generate import Generator
+    from lama.weights import WeightsError, download, load_gpt2
+    enc = tiktoken.get_encoding("gpt2")
+    ids = enc.encode(prompt, allowed_special={"<|endoftext|>"})
+    try:
+        start = time.perf_counter()
+        path = args.weights if args.weights else download(args.model)
+        print(f"loading {path} ...", file=sys.stderr, flush=True)
+        model = load_gpt2(path)
+    except WeightsError as e:
+        return fail(str(e))
+    config = model.config
+    print(f"loaded {model.num_params() / 1e6:.0f}M parameters in {time.perf_counter() - start:.1f} s",
+          file=sys.stderr, flush=True)
+    if config.vocab_size < enc.n_vocab:
+        return fail(f"the model has {config.vocab_size} tokens, fewer than the GPT-2 tokenizer's {enc.n_vocab}")
+    if len(ids) >= config.n_positions:
+        return fail(f"the prompt has {len(ids)} tokens; this model's context window is {config.n_positions}")
+
+    gen = Generator(model, cache=not args.no_cache)
+    tokens = gen.generate(ids, args.max_new_tokens, args.temperature, args.top_k or None,
+                          args.top_p, args.seed, vocab=enc.n_vocab)
+    utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    out, n, first = sys.stdout, 0, None
+    out.write(prompt)
+    out.flush()
+    start = time.perf_counter()
+    try:
+        for token in tokens:
+            out.write(utf8.decode(enc.decode_single_token_bytes(token)))
+            out.flush()
+            n += 1
+            first = first or time.perf_counter()
+    except KeyboardInterrupt:
+        out.write(utf8.decode(b"", final=True))
+        out.flush()
+        print(f"\ninterrupted after {n} tokens", file=sys.stderr)
+        return 130
+    out.write(utf8.decode(b"", final=True))
+    out.flush()
+    end = time.perf_counter()
+    if n:
+        rate = f", then {(n - 1) / (end - first):.1f} tokens/s" if n > 1 else ""
+        print(f"\n{n} tokens in {end - start:.2f} s (prompt of {len(ids)} tokens and first token "
+              f"{first - start:.2f} s{rate})", file=sys.stderr)
+    return 0
+
+
+def run() -> int:
+    try:
+        return main()
+    except KeyboardInterrupt:                               # during loading: nothing generated yet
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:                                 # e.g. piped into `head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.exit(run())
