@@ -109,3 +109,11 @@ def numeric_gradients(loss, arrays: dict[str, np.ndarray], eps: float = 1e-6) ->
             g[idx] = (up - down) / (2 * eps)
         grads[name] = g
     return grads
+
+
+def assert_gradients_match(ours: dict, numeric: dict[str, np.ndarray], rtol: float = 2e-3, atol: float = 2e-4):
+    """Compare tinygrad gradients (Tensors, by name) with finite-difference ones: no NaN, then close."""
+    for name, g in ours.items():
+        g = g.numpy()
+        assert not np.isnan(g).any(), name
+        np.testing.assert_allclose(g, numeric[name], rtol=rtol, atol=atol, err_msg=name)
