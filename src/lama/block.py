@@ -36,7 +36,8 @@ class MLP:
         self.dropout = dropout
 
     def __call__(self, x: Tensor) -> Tensor:
-        return self.c_proj(gelu(self.c_fc(x))).dropout(self.dropout)  # (B, T, 4C) inside
+        h = gelu(self.c_fc(x)).contiguous()                   # (B, T, 4C); see below
+        return self.c_proj(h).dropout(self.dropout)           # (B, T, C)
 
 @dataclass
 class BlockConfig:

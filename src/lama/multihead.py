@@ -33,7 +33,8 @@ class MultiHeadAttention:
         """x (B, T, n_embd), mask bool broadcastable to (B, T, T), the same for every head (or to
         (B, n_head, T, T)) -> (B, T, n_embd); with return_weights, (y, weights (B, n_head, T, T))."""
         q, k, v = self.c_attn(x).split(self.n_embd, dim=-1)  # (B, T, n_embd) each
-        q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (B, nh, T, hs)
+        # contiguous: each head's channels stored together, so that the matmuls read them in order
+        q, k, v = (self.split_heads(t).contiguous() for t in (q, k, v))  # (B, nh, T, hs) each
         if mask is not None and mask.ndim == 3:
             mask = mask.unsqueeze(1)  # (B, 1, T, T): one table for all heads
         if self.causal:

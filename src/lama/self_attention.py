@@ -50,7 +50,7 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
     q (..., T_q, d), k (..., T_k, d), v (..., T_k, d_v), mask bool broadcastable to (..., T_q, T_k)
     -> out (..., T_q, d_v), weights (..., T_q, T_k). A query with no allowed key gets out = 0.
     dropout applies to the weights in training mode only; the returned weights are before dropout."""
-    weights = masked_softmax(scaled_dot_product_score(q, k), mask)
+    weights = masked_softmax(scaled_dot_product_score(q, k), mask).contiguous()  # stored once
     return weights.dropout(dropout) @ v, weights
 
 class SelfAttention:
