@@ -27,16 +27,21 @@ def gelu(x: Tensor) -> Tensor:
     """GELU, x * Phi(x), in the tanh approximation that GPT-2 uses. Elementwise, any shape."""
     return 0.5 * x * (1.0 + (math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)).tanh())
 
-class MLP:
-    """Position-wise: widen to 4 * n_embd, GELU, project back. x (B, T, n_embd) -> (B, T, n_embd)."""
+# The MLP's nonlinearity, by name: GPT-2's GELU, or the original transformer's ReLU.
+ACTIVATIONS = {"gelu": gelu, "relu": Tensor.relu}
 
-    def __init__(self, n_embd: int, bias: bool = True, dropout: float = 0.0):
+
+class MLP:
+    """Position-wise: widen to 4 * n_embd, GELU (or ReLU), project back.
+    x (B, T, n_embd) -> (B, T, n_embd)."""
+
+    def __init__(self, n_embd: int, bias: bool = True, dropout: float = 0.0, activation: str = "gelu"):
         self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias)
         self.c_proj = nn.Linear(4 * n_embd, n_embd, bias)
-        self.dropout = dropout
+        self.dropout, self.activation = dropout, ACTIVATIONS[activation]
 
     def __call__(self, x: Tensor) -> Tensor:
-        h = gelu(self.c_fc(x)).contiguous()                   # (B, T, 4C); see below
+        h = self.activation(self.c_fc(x)).contiguous()        # (B, T, 4C); see below
         return self.c_proj(h).dropout(self.dropout)           # (B, T, C)
 
 @dataclass
@@ -47,12 +52,17 @@ class BlockConfig:
     dropout: float = 0.0    # on attention weights and on what each sub-block adds (training mode only)
     bias: bool = True       # biases in the Linear layers and the LayerNorms
     causal: bool = True     # a position attends only to itself and earlier positions
-    norm: str = "pre"       # "pre": x + f(LN(x)) as in GPT-2; "post": LN(x + f(x)) as in Vaswani et al.
+    norm: str = "pre"       # "pre": x + f(LN(x)) as in GPT-2; "post": LN(x + f(x)) as in Vaswani et al.;
+                            # "none": x + f(x), no LayerNorm at all
     eps: float = 1e-5       # LayerNorm epsilon (GPT-2's layer_norm_epsilon)
+    activation: str = "gelu"  # the MLP's nonlinearity: "gelu" (GPT-2) or "relu"
+    residual: bool = True   # False: each sub-block's output replaces x instead of being added to it
 
     def __post_init__(self):
-        if self.norm not in ("pre", "post"):
-            raise ValueError(f"norm must be 'pre' or 'post', got {self.norm!r}")
+        if self.norm not in ("pre", "post", "none"):
+            raise ValueError(f"norm must be 'pre', 'post' or 'none', got {self.norm!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd={self.n_embd} must be a positive multiple of n_head={self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
@@ -63,25 +73,32 @@ class BlockConfig:
 
 class Block:
     """One transformer block: attention and an MLP, each with a residual connection and a LayerNorm,
-    arranged pre-LN or post-LN. x (B, T, n_embd) -> (B, T, n_embd)."""
+    arranged pre-LN or post-LN (or, for experiments, without LayerNorm or without the residual
+    connections). x (B, T, n_embd) -> (B, T, n_embd)."""
 
     def __init__(self, config: BlockConfig):
         C = config.n_embd
-        self.ln_1 = LayerNorm(C, config.eps, config.bias)
+        normed = config.norm != "none"
+        self.ln_1 = LayerNorm(C, config.eps, config.bias) if normed else None
         self.attn = MultiHeadAttention(C, config.n_head, config.bias, config.causal, config.dropout)
-        self.ln_2 = LayerNorm(C, config.eps, config.bias)
-        self.mlp = MLP(C, config.bias, config.dropout)
-        self.norm = config.norm
+        self.ln_2 = LayerNorm(C, config.eps, config.bias) if normed else None
+        self.mlp = MLP(C, config.bias, config.dropout, config.activation)
+        self.norm, self.residual = config.norm, config.residual
+
+    def add(self, x: Tensor, fx: Tensor) -> Tensor:
+        """The residual connection x + f(x); without it, f(x) alone."""
+        return x + fx if self.residual else fx
 
     def __call__(self, x: Tensor, mask: Tensor | None = None, return_weights: bool = False):
         """x (B, T, n_embd), mask as for MultiHeadAttention -> (B, T, n_embd); with return_weights,
         (x, weights (B, n_head, T, T))."""
-        if self.norm == "pre":
-            a, weights = self.attn(self.ln_1(x), mask, return_weights=True)
-            x = x + a                         # the residual stream itself is never normalised
-            x = x + self.mlp(self.ln_2(x))
-        else:
+        if self.norm == "post":
             a, weights = self.attn(x, mask, return_weights=True)
-            x = self.ln_1(x + a)              # normalise the sum
-            x = self.ln_2(x + self.mlp(x))
+            x = self.ln_1(self.add(x, a))     # normalise the sum
+            x = self.ln_2(self.add(x, self.mlp(x)))
+        else:                                 # "pre", or "none": the same without LayerNorm
+            ln_1, ln_2 = (self.ln_1, self.ln_2) if self.ln_1 is not None else (lambda t: t, lambda t: t)
+            a, weights = self.attn(ln_1(x), mask, return_weights=True)
+            x = self.add(x, a)                # the residual stream itself is never normalised
+            x = self.add(x, self.mlp(ln_2(x)))
         return (x, weights) if return_weights else x
