@@ -3,21 +3,34 @@
 values of all heads, and an output projection that mixes the heads."""
 from tinygrad import Tensor, nn
 
-from lama.self_attention import causal_mask, scaled_dot_product_attention
+from lama.attention import additive_score, dot_product_score, general_score
+from lama.self_attention import causal_mask, masked_softmax, scaled_dot_product_attention
+
+# The similarity functions of the attention chapter that a head can use; "scaled_dot" is the
+# transformer's, and the default.
+SCORES = ("dot", "scaled_dot", "general", "additive")
 
 class MultiHeadAttention:
     """n_head heads of size n_embd // n_head, computed together. The parameter names follow GPT-2
     (c_attn, c_proj), so that its checkpoints load by name."""
 
     def __init__(self, n_embd: int, n_head: int, bias: bool = True, causal: bool = True,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, score: str = "scaled_dot"):
         if n_embd % n_head != 0:
             raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}: "
                              "every head gets n_embd // n_head channels")
+        if score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {score!r}")
         self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias)  # queries, keys, values of all heads at once
         self.c_proj = nn.Linear(n_embd, n_embd, bias)      # W_o: mixes the heads' outputs
         self.n_embd, self.n_head, self.head_size = n_embd, n_head, n_embd // n_head
-        self.causal, self.dropout = causal, dropout
+        self.causal, self.dropout, self.score = causal, dropout, score
+        hs = self.head_size
+        if score == "general":   # one (hs, hs) matrix per head; starts as the scaled dot product
+            self.w_score = (Tensor.eye(hs) / hs ** 0.5).reshape(1, hs, hs).repeat(n_head, 1, 1).contiguous()
+        if score == "additive":  # one pair of (hs,) vectors per head
+            self.w_q = Tensor.normal(n_head, hs, std=hs ** -0.5)
+            self.w_k = Tensor.normal(n_head, hs, std=hs ** -0.5)
 
     def split_heads(self, x: Tensor) -> Tensor:
         """(B, T, n_embd) -> (B, n_head, T, head_size); head h gets channels h*head_size onwards."""
@@ -40,6 +53,19 @@ class MultiHeadAttention:
         if self.causal:
             causal = causal_mask(q.shape[-2], k.shape[-2])  # (T_q, T_k)
             mask = causal if mask is None else mask & causal
-        y, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, nh, T, hs)
+        if self.score == "scaled_dot":
+            y, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, nh, T, hs)
+        else:
+            weights = masked_softmax(self.scores(q, k), mask).contiguous()  # (B, nh, T, T)
+            y = weights.dropout(self.dropout) @ v                            # (B, nh, T, hs)
         y = self.c_proj(self.merge_heads(y)).dropout(self.dropout)  # (B, T, n_embd)
         return (y, weights) if return_weights else y
+
+    def scores(self, q: Tensor, k: Tensor) -> Tensor:
+        """The other similarity functions: q, k (B, nh, T, hs) -> scores (B, nh, T_q, T_k)."""
+        if self.score == "dot":
+            return dot_product_score(q, k)
+        if self.score == "general":
+            return general_score(q, k, self.w_score)  # (nh, hs, hs) broadcasts over the batch
+        heads = [additive_score(q[:, h], k[:, h], self.w_q[h], self.w_k[h]) for h in range(self.n_head)]
+        return Tensor.stack(*heads, dim=1)             # "additive": each head has its own vectors
