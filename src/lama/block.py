@@ -57,6 +57,7 @@ class BlockConfig:
     eps: float = 1e-5       # LayerNorm epsilon (GPT-2's layer_norm_epsilon)
     activation: str = "gelu"  # the MLP's nonlinearity: "gelu" (GPT-2) or "relu"
     residual: bool = True   # False: each sub-block's output replaces x instead of being added to it
+    score: str = "scaled_dot"  # the heads' similarity function (see MultiHeadAttention's SCORES)
 
     def __post_init__(self):
         if self.norm not in ("pre", "post", "none"):
@@ -80,7 +81,8 @@ class Block:
         C = config.n_embd
         normed = config.norm != "none"
         self.ln_1 = LayerNorm(C, config.eps, config.bias) if normed else None
-        self.attn = MultiHeadAttention(C, config.n_head, config.bias, config.causal, config.dropout)
+        self.attn = MultiHeadAttention(C, config.n_head, config.bias, config.causal, config.dropout,
+                                       config.score)
         self.ln_2 = LayerNorm(C, config.eps, config.bias) if normed else None
         self.mlp = MLP(C, config.bias, config.dropout, config.activation)
         self.norm, self.residual = config.norm, config.residual
