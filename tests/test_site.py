@@ -172,3 +172,24 @@ def test_search_and_colour_toggle(browser, base_url):
     assert {before, after} == {"default", "slate"}
     assert not errors, errors
     page.close()
+
+
+@pytest.mark.browser
+def test_attention_views(browser, base_url):
+    """The interactive attention views of the attention-maps page load their data from the site and
+    follow the reader: heads, layers and hovered tokens (the page-wide checks above also apply)."""
+    from test_viz import check_view
+    page = browser.new_page()
+    problems = []
+    page.on("request", lambda r: not r.url.startswith(base_url) and problems.append(f"external request: {r.url}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.goto(page_url(base_url, "attention-maps.md"), wait_until="networkidle")
+    views = page.locator("article .lama-attention")
+    assert views.count() >= 1
+    for i in range(views.count()):
+        view = check_view(page, f"article .lama-attention >> nth={i}")
+        assert view.locator("[data-role=output]").inner_text()
+    assert not problems, "\n".join(problems)
+    page.close()
