@@ -1,0 +1,253 @@
+# Generated from docs/grokking.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+"""Grokking (Power et al. 2022) in the setting of Nanda et al. (2023): a one-layer transformer learns
+(a + b) mod p from 30% of all pairs, memorises them first and generalises thousands of steps later.
+
+    python -m lama.grokking --out docs/results/grokking
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from tinygrad import Tensor, dtypes, nn
+from tinygrad.helpers import Context
+from tinygrad.nn.state import get_parameters, get_state_dict
+
+from lama.block import Block, BlockConfig
+from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
+from lama.self_attention import scaled_dot_product_attention
+from lama.train import AdamW, load_checkpoint, make_eval_step, make_train_step, save_checkpoint
+
+def make_split(p: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """All p * p pairs (a, b), shuffled by `seed`: the first int(frac * p * p) for training, the
+    rest for testing. -> train (N, 2), test (p * p - N, 2), int64."""
+    if not 0.0 < frac < 1.0:
+        raise ValueError(f"frac must be between 0 and 1 (exclusive), got {frac}")
+    pairs = np.random.default_rng(seed).permutation(p * p)     # pair k is (k // p, k % p)
+    n = int(frac * p * p)
+    if n < 1 or n == p * p:
+        raise ValueError(f"frac={frac} leaves an empty training or test set for p={p}")
+    both = np.stack([pairs // p, pairs % p], axis=1)
+    return both[:n], both[n:]
+
+def encode(pairs: np.ndarray, p: int, multiple: int = 128) -> tuple[Tensor, Tensor, Tensor]:
+    """Pairs (N, 2) -> ids (M, 3) "a b =" (the token "=" is p), targets (M,) (a + b) mod p and
+    weights (M,): 1 for the N real rows, 0 for the padding up to M, a multiple of `multiple`."""
+    N = len(pairs)
+    M = -(-N // multiple) * multiple                            # round up
+    padded = np.concatenate([pairs, np.zeros((M - N, 2), dtype=pairs.dtype)])
+    ids = np.concatenate([padded, np.full((M, 1), p)], axis=1)
+    return (Tensor(ids.astype(np.int32)), Tensor(((padded[:, 0] + padded[:, 1]) % p).astype(np.int32)),
+            Tensor((np.arange(M) < N).astype(np.float32)))
+
+@dataclass(frozen=True)
+class GrokConfig:
+    """The model and the run (defaults: Nanda et al. 2023)."""
+    p: int = 113                 # the modulus; tokens 0..p-1 are numbers, token p is "="
+    frac: float = 0.3            # fraction of the p * p pairs used for training
+    n_embd: int = 128            # d_model
+    n_head: int = 4              # heads of n_embd // n_head = 32 channels
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    beta2: float = 0.98
+    warmup_steps: int = 10       # linear warmup, then a constant learning rate
+    steps: int = 15000
+    eval_interval: int = 100     # evaluate (train and test loss and accuracy) every this many steps
+    checkpoint_interval: int = 500
+    seed: int = 0                # seeds the split and the initial weights
+
+class GrokModel:
+    """One transformer block without LayerNorm, ReLU MLP, learned positions, separate embedding and
+    unembedding. ids (B, 3) -> logits (B, p) at the last position (or (B, 3, p) with last_only=False)."""
+
+    def __init__(self, config: GrokConfig):
+        C, p = config.n_embd, config.p
+        self.config = config
+        self.embed = TokenPositionEmbedding(EmbeddingConfig(p + 1, 3, C, "learned"))
+        self.block = Block(BlockConfig(n_embd=C, n_head=config.n_head, norm="none", activation="relu"))
+        self.unembed = nn.Linear(C, p, bias=False)
+        # Nanda et al.'s initialisation: every matrix N(0, 1/C) (the unembedding N(0, 1/p)), biases 0
+        attn, mlp = self.block.attn, self.block.mlp
+        for layer in (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj):
+            layer.weight = Tensor.randn(*layer.weight.shape) / math.sqrt(C)
+            layer.bias = Tensor.zeros(*layer.bias.shape)
+        self.embed.wte.weight = Tensor.randn(p + 1, C) / math.sqrt(C)
+        self.embed.wpe.weight = Tensor.randn(3, C) / math.sqrt(C)
+        self.unembed.weight = Tensor.randn(p, C) / math.sqrt(p)
+        Tensor.realize(*get_parameters(self))
+
+    def __call__(self, ids: Tensor, last_only: bool = True) -> Tensor:
+        x = self.embed(ids)                                        # (B, 3, C)
+        if not last_only:
+            return self.unembed(self.block(x))                     # (B, 3, p)
+        return self.unembed(last_position(self.block, x))          # (B, p)
+
+def last_position(block: Block, x: Tensor) -> Tensor:
+    """The block's output at the last position only: x (B, T, C) -> (B, C). Exact for a block
+    without LayerNorm: the last query attends to all T keys, and nothing else reads the others."""
+    if block.norm != "none" or not block.residual:
+        raise ValueError("last_position needs a block with norm='none' and residual connections")
+    attn, C = block.attn, x.shape[-1]
+    q, k, v = attn.c_attn(x).split(C, dim=-1)                     # (B, T, C) each
+    q = q[:, -1:]                                                  # (B, 1, C): one query
+    q, k, v = (attn.split_heads(t).contiguous() for t in (q, k, v))   # (B, nh, T or 1, hs)
+    y, _ = scaled_dot_product_attention(q, k, v)                   # (B, nh, 1, hs)
+    h = x[:, -1:] + attn.c_proj(attn.merge_heads(y))               # (B, 1, C)
+    return (h + block.mlp(h))[:, 0]                                # (B, C)
+
+def loss_and_accuracy(model: GrokModel, ids: Tensor, y: Tensor, w: Tensor) -> Tensor:
+    """Cross-entropy and accuracy at the last position, over the rows with weight 1. -> (2,)"""
+    logits = model(ids)                                            # (B, p)
+    logp = logits.log_softmax(-1)
+    picked = (Tensor.arange(logits.shape[-1]) == y.unsqueeze(-1)).where(logp, 0.0).sum(-1)   # (B,)
+    correct = (logits.argmax(-1) == y).float()
+    return Tensor.stack(-(picked * w).sum(), (correct * w).sum()) / w.sum()
+
+def loss_fn(model: GrokModel, ids: Tensor, y: Tensor, w: Tensor) -> Tensor:
+    return loss_and_accuracy(model, ids, y, w)[0]
+
+def weight_norm(model) -> float:
+    """The L2 norm of all parameters together."""
+    return float(math.sqrt(sum(float((p.numpy().astype(np.float64) ** 2).sum()) for p in get_parameters(model))))
+
+def train_grokking(config: GrokConfig, out_dir=None, log=print, command: str = "") -> tuple[GrokModel, list[dict]]:
+    """Train from scratch (or resume from out_dir's checkpoint) and return the model and the history,
+    one record every eval_interval steps. With an out_dir, every checkpoint also rewrites
+    out_dir/metrics.json (the command, the configuration, the phases and the history)."""
+    log = log or (lambda line: None)
+    train_pairs, test_pairs = make_split(config.p, config.frac, config.seed)
+    train_batch, test_batch = encode(train_pairs, config.p), encode(test_pairs, config.p)
+    Tensor.realize(*train_batch, *test_batch)
+    Tensor.manual_seed(config.seed)
+    model = GrokModel(config)
+    optimizer = AdamW(get_state_dict(model), lr=config.lr, betas=(0.9, config.beta2),
+                      weight_decay=config.weight_decay, decay=lambda name, p: True)
+    step_fn = make_train_step(model, optimizer, loss_fn, grad_clip=0.0)
+    eval_fn = make_eval_step(model, loss_and_accuracy)
+    start, history, elapsed = 0, [], 0.0
+    state = load_checkpoint(out_dir, model, optimizer) if out_dir is not None else None
+    if state is not None:
+        if state["config"] != asdict(config):
+            raise ValueError(f"{out_dir} holds a run with another configuration: {state['config']}")
+        start, history, elapsed = state["step"], state["history"], state["elapsed_s"]
+        log(f"resuming from step {start}")
+    t0, losses = time.perf_counter() - elapsed, []
+    with Context(TRAINING=1):
+        for step in range(start, config.steps + 1):
+            if step % config.eval_interval == 0 or step == config.steps:
+                if not (state is not None and step == start):
+                    with Context(TRAINING=0):
+                        tr, te = eval_fn(*train_batch).numpy(), eval_fn(*test_batch).numpy()
+                    record = {"step": step, "train_loss": float(tr[0]), "train_acc": float(tr[1]),
+                              "test_loss": float(te[0]), "test_acc": float(te[1]),
+                              "weight_norm": weight_norm(model), "elapsed_s": time.perf_counter() - t0}
+                    history.append(record)
+                    log(f"step {step:>6}  train loss {tr[0]:.2e} acc {tr[1]:.3f}  test loss {te[0]:.2e} "
+                        f"acc {te[1]:.3f}  |w| {record['weight_norm']:.1f}  {record['elapsed_s']:.0f}s")
+                if out_dir is not None and (step % config.checkpoint_interval == 0 or step == config.steps):
+                    save_checkpoint(out_dir, model, optimizer, {"step": step, "config": asdict(config),
+                                    "history": history, "elapsed_s": time.perf_counter() - t0})
+                    write_metrics(Path(out_dir) / "metrics.json", command, config, history)
+            if step == config.steps:
+                break
+            lr = config.lr * min(1.0, (step + 1) / config.warmup_steps)
+            loss, _ = step_fn(Tensor([lr], dtype=dtypes.float32), *train_batch)
+            losses.append(loss.item())
+    return model, history
+
+def phases(history: list[dict], threshold: float = 0.99) -> dict:
+    """The first step at which train accuracy, then test accuracy, reached `threshold` (None if never),
+    and the wall time at each."""
+    def first(key):
+        hit = next((r for r in history if r[key] >= threshold), None)
+        return (hit["step"], hit["elapsed_s"]) if hit else (None, None)
+    (train_step, train_s), (test_step, test_s) = first("train_acc"), first("test_acc")
+    return {"threshold": threshold, "train_step": train_step, "train_s": train_s,
+            "test_step": test_step, "test_s": test_s}
+
+def write_metrics(path: Path, command: str, config: GrokConfig, history: list[dict]) -> None:
+    """The run's results as JSON, written to a temporary file and renamed (never half a file)."""
+    summary = {"command": command, "config": asdict(config), "phases": phases(history), "history": history}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+HELP = {"p": "the modulus (a prime)", "frac": "fraction of all pairs used for training",
+        "n_embd": "channels per position", "n_head": "attention heads", "lr": "learning rate",
+        "weight_decay": "AdamW's weight decay (on every parameter)", "beta2": "AdamW's beta2",
+        "warmup_steps": "linear warmup steps", "steps": "full-batch training steps",
+        "eval_interval": "evaluate every this many steps", "checkpoint_interval": "checkpoint every this many steps",
+        "seed": "seed of the split and the weights"}
+FLAGS = {"weight_decay": "wd"}                 # short spellings of some options
+
+class OneLineErrors(argparse.ArgumentParser):
+    def error(self, message):                  # a user mistake: one line and exit status 2
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+def check(config: GrokConfig) -> str | None:
+    """What is wrong with a configuration, in one line, or None."""
+    c = config
+    if c.p < 3 or any(c.p % d == 0 for d in range(2, int(c.p ** 0.5) + 1)):
+        return f"--p must be a prime >= 3, got {c.p}"
+    if not 0 < c.frac < 1 or int(c.frac * c.p * c.p) in (0, c.p * c.p):
+        return f"--frac must leave pairs for both training and testing, got {c.frac}"
+    if c.n_embd < 1 or c.n_head < 1 or c.n_embd % c.n_head:
+        return f"--n-embd ({c.n_embd}) must be a positive multiple of --n-head ({c.n_head})"
+    if c.lr <= 0 or c.weight_decay < 0 or not 0 <= c.beta2 < 1:
+        return "--lr must be positive, --wd at least 0 and --beta2 in [0, 1)"
+    if min(c.steps, c.eval_interval, c.checkpoint_interval, c.warmup_steps) < 1:
+        return "--steps, --eval-interval, --checkpoint-interval and --warmup-steps must be at least 1"
+    return None
+
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineErrors(prog="python -m lama.grokking",
+                           description="Train a one-layer transformer on (a + b) mod p with full-batch AdamW and "
+                                       "record train and test loss and accuracy (grokking).")
+    defaults = GrokConfig()
+    for f in fields(GrokConfig):
+        names = [f"--{f.name.replace('_', '-')}"] + ([f"--{FLAGS[f.name]}"] if f.name in FLAGS else [])
+        parser.add_argument(*names, dest=f.name, type=type(getattr(defaults, f.name)),
+                            default=getattr(defaults, f.name), help=HELP[f.name] + " (default: %(default)s)")
+    parser.add_argument("--out", required=True,
+                        help="folder for metrics.json and the checkpoint; a run there is resumed")
+    args = parser.parse_args(argv)
+    config = GrokConfig(**{f.name: getattr(args, f.name) for f in fields(GrokConfig)})
+    if (problem := check(config)) is not None:
+        parser.error(problem)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        command = "python -m lama.grokking " + " ".join(sys.argv[1:] if argv is None else argv)
+        train_grokking(config, out, log=lambda line: print(line, file=sys.stderr, flush=True), command=command)
+    except ValueError as e:                    # e.g. a checkpoint of another configuration
+        print(f"python -m lama.grokking: error: {e}", file=sys.stderr)
+        return 2
+    print(out / "metrics.json")
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+def fourier_basis(p: int) -> np.ndarray:
+    """The orthonormal Fourier basis of functions on 0..p-1 (p odd), as rows (p, p): the constant,
+    then cos(2 pi k x / p) and sin(2 pi k x / p) for k = 1 .. (p - 1) / 2."""
+    x = np.arange(p)
+    rows = [np.full(p, 1.0)]
+    for k in range(1, (p - 1) // 2 + 1):
+        rows += [np.cos(2 * np.pi * k * x / p), np.sin(2 * np.pi * k * x / p)]
+    basis = np.stack(rows)
+    return basis / np.linalg.norm(basis, axis=1, keepdims=True)
+
+
+def frequency_norms(W: np.ndarray) -> np.ndarray:
+    """W (p, C), one row per input 0..p-1 (the numbers' embeddings) -> ((p - 1) / 2,): for each
+    frequency k, the norm of W's cos and sin components together, sqrt(|cos_k W|^2 + |sin_k W|^2)."""
+    F = fourier_basis(W.shape[0]) @ W                              # (p, C): W in the Fourier basis
+    return np.sqrt((F[1::2] ** 2).sum(-1) + (F[2::2] ** 2).sum(-1))
