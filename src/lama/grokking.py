@@ -235,6 +235,17 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
+def load_run(out_dir) -> tuple[GrokConfig, GrokModel, dict]:
+    """The configuration, the model at the last checkpoint and the metrics of a run written by
+    `python -m lama.grokking --out out_dir`."""
+    out = Path(out_dir)
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    config = GrokConfig(**metrics["config"])
+    model = GrokModel(config)
+    if load_checkpoint(out, model) is None:
+        raise FileNotFoundError(f"{out} has no checkpoint.json: is it the --out of python -m lama.grokking?")
+    return config, model, metrics
+
 def fourier_basis(p: int) -> np.ndarray:
     """The orthonormal Fourier basis of functions on 0..p-1 (p odd), as rows (p, p): the constant,
     then cos(2 pi k x / p) and sin(2 pi k x / p) for k = 1 .. (p - 1) / 2."""
