@@ -172,3 +172,18 @@ def test_real_gpt2_medium():
     prompt = enc.encode("What is the answer to life, the universe, and everything?")
     out = generate(model, prompt, 10)
     assert enc.decode(out[len(prompt):]) == "\n\nThe answer is that we are all one"
+
+
+def test_saved_model_loads_in_transformers(tmp_path):
+    """save_gpt2 writes what transformers reads: the same logits from both libraries."""
+    from lama.model import GPT
+    from lama.weights import save_gpt2
+
+    Tensor.manual_seed(3)
+    model = GPT(GPTConfig(vocab_size=70, n_positions=32, n_embd=48, n_layer=2, n_head=3))
+    save_gpt2(model, tmp_path, extra={"tokenizer": {"kind": "char", "chars": "ab"}})
+    assert not list(tmp_path.glob(".*.tmp"))
+    hf = GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    ids = np.random.default_rng(0).integers(0, 70, (2, 20))
+    np.testing.assert_allclose(hf_logits(hf, ids), model(Tensor(ids)).numpy(), rtol=1e-4, atol=1e-4)
+    assert json.loads((tmp_path / "config.json").read_text())["tokenizer"]["chars"] == "ab"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import json
 import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from lama.model import PRESETS
 
@@ -50,6 +52,25 @@ def fail(message: str) -> int:
     return 2
 
 
+def tokenizer_for(path) -> tuple:
+    """(encode(text) -> ids, token_bytes(id) -> bytes, vocabulary size) for a checkpoint: GPT-2's BPE,
+    or the character vocabulary that a model trained by the book keeps in its config.json."""
+    path = Path(path)
+    config = path / "config.json" if path.is_dir() else path.with_name("config.json")
+    spec = json.loads(config.read_text(encoding="utf-8")).get("tokenizer") if config.is_file() else None
+    if spec is None:
+        import tiktoken
+        enc = tiktoken.get_encoding("gpt2")
+        return (lambda text: enc.encode(text, allowed_special={"<|endoftext|>"}),
+                enc.decode_single_token_bytes, enc.n_vocab)
+    if spec.get("kind") != "char":
+        from lama.weights import WeightsError
+        raise WeightsError(f"{config}: unknown tokenizer kind {spec.get('kind')!r}; lama knows 'char'")
+    from lama.data import CharTokenizer
+    chars = CharTokenizer(spec["chars"])
+    return lambda text: chars.encode(text).tolist(), lambda i: chars.decode([i]).encode("utf-8"), chars.vocab_size
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.model not in PRESETS:
@@ -66,12 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             Device[Device.DEFAULT]                         # fails now if the device is not usable
     except Exception as e:
         return fail(f"device {args.device!r} is not usable: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-    import tiktoken
-
     from lama.generate import Generator
     from lama.weights import WeightsError, download, load_gpt2
-    enc = tiktoken.get_encoding("gpt2")
-    ids = enc.encode(prompt, allowed_special={"<|endoftext|>"})
     try:
         start = time.perf_counter()
         path = args.weights if args.weights else download(args.model)
@@ -82,14 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     config = model.config
     print(f"loaded {model.num_params() / 1e6:.0f}M parameters in {time.perf_counter() - start:.1f} s",
           file=sys.stderr, flush=True)
-    if config.vocab_size < enc.n_vocab:
-        return fail(f"the model has {config.vocab_size} tokens, fewer than the GPT-2 tokenizer's {enc.n_vocab}")
+    try:
+        encode, token_bytes, n_vocab = tokenizer_for(path)
+        ids = encode(prompt)
+    except (WeightsError, ValueError) as e:
+        return fail(str(e))
+    if config.vocab_size < n_vocab:
+        return fail(f"the model has {config.vocab_size} tokens, fewer than its tokenizer's {n_vocab}")
     if len(ids) >= config.n_positions:
         return fail(f"the prompt has {len(ids)} tokens; this model's context window is {config.n_positions}")
 
     gen = Generator(model, cache=not args.no_cache)
     tokens = gen.generate(ids, args.max_new_tokens, args.temperature, args.top_k or None,
-                          args.top_p, args.seed, vocab=enc.n_vocab)
+                          args.top_p, args.seed, vocab=n_vocab)
     utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
     out, n, first = sys.stdout, 0, None
     out.write(prompt)
@@ -97,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         for token in tokens:
-            out.write(utf8.decode(enc.decode_single_token_bytes(token)))
+            out.write(utf8.decode(token_bytes(token)))
             out.flush()
             n += 1
             first = first or time.perf_counter()

@@ -286,13 +286,16 @@ def _resume(out: Path, model, optimizer, config: TrainConfig, resume: bool) -> d
 
 def train(model, optimizer, get_batch: Callable, config: TrainConfig, out_dir: str | os.PathLike | None = None,
           loss_fn: Callable = lm_loss, resume: bool = True, meta: dict | None = None,
-          log: Callable[[str], None] | None = log_stderr) -> list[dict]:
+          log: Callable[[str], None] | None = log_stderr,
+          on_record: Callable[[dict, object], None] | None = None) -> list[dict]:
     """Train `model` in place for config.steps optimizer steps and return the history of metrics.
 
     get_batch(split, rng) -> tuple of Tensors, split "train" or "val", all randomness from the numpy
     Generator rng, the same shapes every call; loss_fn(model, *batch) -> scalar Tensor. With an
     out_dir, a checkpoint is written every config.eval_interval steps and at the end, and training
-    resumes from one that is there. Raises TrainingDiverged on a non-finite loss or gradient."""
+    resumes from one that is there. Raises TrainingDiverged on a non-finite loss or gradient.
+    on_record(record, model), if given, runs after each evaluation, outside training mode, and may
+    add entries to the record (e.g. samples); its time is not counted in elapsed_s."""
     out = Path(out_dir) if out_dir is not None else None
     log = log or (lambda line: None)
     rng = np.random.default_rng(config.seed)                 # draws the training batches
@@ -322,6 +325,11 @@ def train(model, optimizer, get_batch: Callable, config: TrainConfig, out_dir: s
                 losses, seconds, tokens = [], [], []
                 if not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"])):
                     raise TrainingDiverged(f"the evaluation at step {step} is not finite: {record}", history)
+                if on_record is not None:
+                    hook_start = time.perf_counter()
+                    with Context(TRAINING=0):
+                        on_record(record, model)
+                    t0 += time.perf_counter() - hook_start       # not training time
                 history.append(record)
                 log(f"step {step}: train loss {record['train_loss']:.4f}, val loss {record['val_loss']:.4f}")
                 if out is not None:

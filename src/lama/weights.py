@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Device, Tensor, dtypes
-from tinygrad.nn.state import load_state_dict, safe_load
+from tinygrad.nn.state import get_state_dict, load_state_dict, safe_load, safe_save
 
 from lama.model import GPT, PRESETS, GPTConfig
 
@@ -146,6 +146,27 @@ def load_gpt2(path: str | os.PathLike) -> GPT:
         raise WeightsError(f"{file}: could not read the tensor data ({e})") from None
     load_state_dict(model, state, strict=True, verbose=False, realize=True)
     return model
+
+def save_gpt2(model: GPT, path: str | os.PathLike, extra: dict | None = None) -> Path:
+    """Write model as path/config.json + path/model.safetensors in the Hugging Face GPT-2 layout.
+    Returns the directory."""
+    c = model.config
+    if not c.bias:
+        raise ValueError("the Hugging Face GPT-2 layout has biases; this model was built with bias=False")
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {name: (t.T if name.endswith(CONV1D) else t).contiguous()     # back to Conv1D's (in, out)
+               for name, t in get_state_dict(model).items()}
+    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": c.vocab_size,
+              "n_positions": c.n_positions, "n_ctx": c.n_positions, "n_embd": c.n_embd, "n_layer": c.n_layer,
+              "n_head": c.n_head, "layer_norm_epsilon": c.layer_norm_epsilon,
+              "activation_function": "gelu_new", "tie_word_embeddings": True, **(extra or {})}
+    for name, write in [("model.safetensors", lambda tmp: safe_save(tensors, str(tmp))),
+                        ("config.json", lambda tmp: tmp.write_text(json.dumps(config, indent=1) + "\n"))]:
+        tmp = out / f".{name}.tmp"
+        write(tmp)
+        os.replace(tmp, out / name)             # atomic: the old file or the new one, never half
+    return out
 
 def download(name: str) -> Path:
     """The local directory of GPT-2 size `name` (gpt2, gpt2-medium, gpt2-large, gpt2-xl), downloading
