@@ -232,9 +232,6 @@ def main(argv: list[str] | None = None) -> int:
     print(out / "metrics.json")
     return 0
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 def load_run(out_dir) -> tuple[GrokConfig, GrokModel, dict]:
     """The configuration, the model at the last checkpoint and the metrics of a run written by
     `python -m lama.grokking --out out_dir`."""
@@ -262,3 +259,6 @@ def frequency_norms(W: np.ndarray) -> np.ndarray:
     frequency k, the norm of W's cos and sin components together, sqrt(|cos_k W|^2 + |sin_k W|^2)."""
     F = fourier_basis(W.shape[0]) @ W                              # (p, C): W in the Fourier basis
     return np.sqrt((F[1::2] ** 2).sum(-1) + (F[2::2] ** 2).sum(-1))
+
+if __name__ == "__main__":
+    sys.exit(main())
