@@ -222,6 +222,9 @@ def test_plot_heads_one_panel_per_head(char_maps):
     for ax in bottom:
         no_overlap(ax.get_xticklabels(), renderer, "x")
     no_overlap(axes[0].get_yticklabels(), renderer, "y")
+    chosen = map_axes(plot_heads(maps, heads=[(1, 2), (0, 5)], ncols=2))   # any heads, by (layer, head)
+    assert [ax.get_title() for ax in chosen] == ["L1 H2", "L0 H5"]
+    np.testing.assert_allclose(chosen[1].images[0].get_array().filled(0), maps.weights[0, 5])
 
 
 def test_plot_grid_and_small_cells(char_maps):
@@ -338,7 +341,7 @@ def test_cli_html_is_standalone(tmp_path, capsys):
     out = tmp_path / "brackets.html"
     assert main(["--model", "classifier", "--text", "(()(()))", "--text", "())(()()", "--out", str(out)]) == 0
     page = out.read_text()
-    assert '<div class="lama-attention">' in page and '"format": "lama-attention-1"' in page
+    assert '<div class="lama-attention">' in page and '"format":"lama-attention-1"' in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)      # nothing from elsewhere
     assert re.findall(r"https?://[^\s\"'`]*", page) == ["http://www.w3.org/2000/svg"]   # only SVG's namespace
 
@@ -410,7 +413,7 @@ def browser():
 def check_view(page, root):
     """Drive one interactive view: switch heads and layers, hover tokens; the view follows."""
     view = page.locator(root)
-    view.locator("svg line").first.wait_for(timeout=10_000)
+    view.locator("svg line").first.wait_for(state="attached", timeout=10_000)
     edges = view.locator("line.lama-attention-edge")
     status = view.locator("[data-role=status]")
     all_heads = edges.count()

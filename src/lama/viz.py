@@ -169,11 +169,15 @@ def plot_head(maps: AttentionMaps, layer: int, head: int, cell: float = 0.22, vm
     fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
     return fig
 
-def plot_heads(maps: AttentionMaps, layer: int, cell: float = 0.12, vmax: float = 1.0, ncols: int = 4):
-    """Every head of one layer, ncols to a row. Returns a matplotlib Figure with one panel per head."""
-    ncols = min(ncols, maps.n_head)
-    return _panels(maps, [(layer, h) for h in range(maps.n_head)], ncols, cell, vmax,
-                   f"layer {layer}: {maps.n_head} heads")
+def plot_heads(maps: AttentionMaps, layer: int | None = None, cell: float = 0.12, vmax: float = 1.0,
+               ncols: int = 4, heads: list[tuple[int, int]] | None = None):
+    """Every head of one layer, or the (layer, head) pairs in heads, ncols to a row. Returns a
+    matplotlib Figure with one panel per head."""
+    if heads is None:
+        heads, title = [(layer, h) for h in range(maps.n_head)], f"layer {layer}: {maps.n_head} heads"
+    else:
+        title = ", ".join(f"layer {l} head {h}" for l, h in heads)
+    return _panels(maps, heads, min(ncols, len(heads)), cell, vmax, title)
 
 
 def plot_grid(maps: AttentionMaps, cell: float = 0.06, vmax: float = 1.0):
@@ -253,6 +257,11 @@ def to_data(examples: list[AttentionMaps], model: str, command: str = "") -> dic
     return {"format": FORMAT, "model": model, "command": command, "n_layer": L, "n_head": H,
             "causal": examples[0].causal, "examples": out}
 
+def compact(data: dict) -> str:
+    """JSON without spaces: most of the view's data is small numbers and commas."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 # The view's script. It is a file of the site (MkDocs publishes docs/javascripts/), read from the
 # checkout that this package was generated into.
 SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "javascripts" / "attention-view.js"
@@ -263,7 +272,7 @@ def to_html(data: dict, script: Path = SCRIPT) -> str:
     import html
     if not Path(script).is_file():
         raise FileNotFoundError(f"{script}: the view's script is missing; run lama from its source checkout")
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")   # cannot close the <script>
+    payload = compact(data).replace("</", "<\\/")                       # cannot close the <script>
     title = html.escape(f"Attention: {data['model']}")
     return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -391,11 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data = to_data(maps, description, command)
         try:
-            text = to_html(data) if out.suffix.lower() == ".html" else json.dumps(data, ensure_ascii=False) + "\n"
+            text = to_html(data) if out.suffix.lower() == ".html" else compact(data) + "\n"
         except FileNotFoundError as e:
             return fail(str(e))
     try:
-        fig.savefig(out, dpi=120) if picture else out.write_text(text, encoding="utf-8")
+        if picture:
+            fig.savefig(out, dpi=120)
+        else:
+            out.write_text(text, encoding="utf-8")
     except OSError as e:
         return fail(f"--out {out}: {e.strerror or e}")
     print(f"{out}: {description}, {L} layers x {H} heads, on {', '.join(str(len(m.tokens)) for m in maps)} tokens")
