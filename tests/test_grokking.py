@@ -73,7 +73,7 @@ SMALL = dict(p=31, n_embd=64, lr=3e-3)
 
 
 def test_a_short_run_memorises_first():
-    _, history = train_grokking(GrokConfig(**SMALL, frac=0.3, steps=200, eval_interval=100), log=None)
+    _, history = train_grokking(GrokConfig(**SMALL, frac=0.3, steps=100, eval_interval=50), log=None)
     last = history[-1]
     assert last["train_acc"] == 1.0 and last["train_loss"] < 0.05      # the training pairs: memorised
     assert last["test_acc"] < 0.5 and last["test_loss"] > 2.0           # the others: not yet
