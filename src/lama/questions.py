@@ -86,8 +86,8 @@ class RunConfig:
 
 
 # --short: every experiment shrinks to these sizes (the same shapes everywhere, so that the tests
-# compile few distinct kernels) and two steps.
-SHORT = dict(n_embd=16, block_size=8, batch_size=4, steps=2, eval_every=2, eval_batches=1)
+# compile few distinct kernels) and one step.
+SHORT = dict(n_embd=16, block_size=8, batch_size=4, steps=1, eval_every=1, eval_batches=1)
 
 
 def shakespeare_batches(block_size: int, batch_size: int):
@@ -294,7 +294,7 @@ def experiment_positions(seeds: list[int], short: bool, log=None) -> dict:
            "best_without_order": round(best_without_order(length, vocab), 4), "runs": {}}
 
     def finish_reversal(model, record):
-        record["accuracy"] = reversal_accuracy(model, length, vocab, 256 if short else 2048, record["seed"])
+        record["accuracy"] = reversal_accuracy(model, length, vocab, cfg.batch_size if short else 2048, record["seed"])
         # Reorder the tokens: without positions, the outputs are reordered the same way, exactly.
         x = np.random.default_rng(record["seed"]).integers(0, vocab, size=(4, length))
         perm = np.random.default_rng(1).permutation(length)
