@@ -139,5 +139,5 @@ def cached_attention(attn: MultiHeadAttention, x: Tensor, cache: Tensor, start_p
 
 def cached_block(block: Block, x: Tensor, cache: Tensor, start_pos) -> Tensor:
     """A pre-LN Block on the new positions x (B, T, C), with cached_attention. -> (B, T, C)"""
-    x = x + cached_attention(block.attn, block.ln_1(x).contiguous(), cache, start_pos)
-    return x + block.mlp(block.ln_2(x).contiguous())
+    x = (x + cached_attention(block.attn, block.ln_1(x).contiguous(), cache, start_pos)).contiguous()
+    return (x + block.mlp(block.ln_2(x).contiguous())).contiguous()
