@@ -1,6 +1,7 @@
 # Generated from docs/multi-head.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
 """Multi-head attention: n_head heads side by side, one fused projection for the queries, keys and
 values of all heads, and an output projection that mixes the heads."""
+import numpy as np
 from tinygrad import Tensor, nn
 
 from lama.attention import additive_score, dot_product_score, general_score
@@ -27,7 +28,8 @@ class MultiHeadAttention:
         self.causal, self.dropout, self.score = causal, dropout, score
         hs = self.head_size
         if score == "general":   # one (hs, hs) matrix per head; starts as the scaled dot product
-            self.w_score = (Tensor.eye(hs) / hs ** 0.5).reshape(1, hs, hs).repeat(n_head, 1, 1).contiguous()
+            # (made in numpy: a Tensor.eye-based tensor is folded to a constant and gets no .grad)
+            self.w_score = Tensor(np.tile(np.eye(hs, dtype=np.float32) * np.float32(hs ** -0.5), (n_head, 1, 1)))
         if score == "additive":  # one pair of (hs,) vectors per head
             self.w_q = Tensor.normal(n_head, hs, std=hs ** -0.5)
             self.w_k = Tensor.normal(n_head, hs, std=hs ** -0.5)

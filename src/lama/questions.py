@@ -418,7 +418,7 @@ def experiment_residual(seeds: list[int], short: bool, log=None) -> dict:
     cfg = RunConfig(n_layer=8, n_embd=64, n_head=4, block_size=32, batch_size=8, steps=150,
                     lr=3e-3, eval_every=50, eval_batches=4)
     if short:
-        cfg = replace(cfg, n_layer=3, **SHORT)
+        cfg = replace(cfg, n_layer=2, **SHORT)
     get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
     runs = {}
     for residual in (True, False):
