@@ -9,8 +9,8 @@ from tinygrad import Tensor, dtypes
 from tinygrad.nn.state import get_state_dict
 
 from lama.block import Block
-from lama.brackets import (CLS, KINDS, OPEN, PAD, BracketBatches, encode, is_balanced, make_examples, sample,
-                           split_of)
+from lama.brackets import (CLS, HARD_NEGATIVES, KINDS, OPEN, PAD, BracketBatches, encode, is_balanced,
+                           make_examples, sample, split_of)
 from lama.classifier import Encoder, EncoderConfig, ExperimentConfig, load_model, main, save_model, score, \
     train_classifier
 
@@ -51,6 +51,29 @@ def test_classes_balanced_and_hard_negatives_present():
     # the negatives really are hard: counting alone is right on only 2/3 of them
     counting = np.mean([(s.count("(") == s.count(")")) == bool(label) for s, label in zip(strings, labels)])
     assert abs(counting - 2 / 3) < 1e-9
+
+
+def decode(ids: np.ndarray) -> list[str]:
+    return ["".join("()"[t - OPEN] for t in row[1:] if t != PAD) for row in ids]
+
+
+def test_hard_training_mix():
+    lengths = range(2, 41, 2)
+    strings, labels, kinds = make_examples(2400, lengths, "train", np.random.default_rng(12),
+                                           negatives=HARD_NEGATIVES, length_weights=lengths)
+    assert labels.sum() == 1200 and [kinds.count(k) for k in KINDS] == [1200, 300, 600, 300]
+    assert [reference_balanced(s) for s in strings] == labels.astype(bool).tolist()
+    expected = sum(n * n for n in lengths) / sum(lengths)       # the mean length when p(n) is proportional to n
+    assert abs(np.mean([len(s) for s in strings]) - expected) < 1.0 and abs(expected - 27.33) < 0.01
+    with pytest.raises(ValueError, match="negatives"):
+        make_examples(4, lengths, "train", np.random.default_rng(0), negatives=("balanced",))
+    # the training batches of mix="hard" are longer on average; the validation batches keep the test's mix
+    batches, rng = BracketBatches(512, 40, mix="hard"), np.random.default_rng(13)
+    train_strings, val_strings = decode(batches("train", rng)[0].numpy()), decode(batches("val", rng)[0].numpy())
+    assert np.mean([len(s) for s in train_strings]) > 25 and np.mean([len(s) for s in val_strings]) < 23
+    assert {split_of(s) for s in train_strings} == {"train"} and {split_of(s) for s in val_strings} == {"test"}
+    with pytest.raises(ValueError, match="mix"):
+        BracketBatches(8, 40, mix="balanced")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -161,7 +184,7 @@ def test_short_training_run_learns():
 
 @pytest.mark.parametrize("args", [["--n-embd", "30", "--n-head", "4"], ["--max-length", "41"], ["--steps", "0"],
                                   ["--test-max-length", "40"], ["--lr", "-1"], ["--steps", "many"],
-                                  ["--out", "/no/such/folder"]])
+                                  ["--mix", "hardest"], ["--out", "/no/such/folder"]])
 def test_cli_bad_input_exits_2(args, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(args)

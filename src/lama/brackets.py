@@ -69,20 +69,25 @@ def split_of(s: str) -> str:
     return "test" if zlib.crc32(s.encode()) % TEST_SHARE == 0 else "train"
 
 
-def make_examples(n: int, lengths, split: str, rng: np.random.Generator,
-                  max_tries: int = 10_000) -> tuple[list[str], np.ndarray, list[str]]:
-    """n strings of the split ("train" or "test"), half balanced and half negatives of the three
-    kinds in equal parts, in random order, each of a length drawn uniformly from `lengths`.
-    Returns (strings, labels (n,) int32 with 1 = balanced, kinds)."""
+def make_examples(n: int, lengths, split: str, rng: np.random.Generator, negatives=KINDS[1:],
+                  length_weights=None, max_tries: int = 10_000) -> tuple[list[str], np.ndarray, list[str]]:
+    """n strings of the split ("train" or "test"), half balanced and half negatives, in random
+    order. The negatives take the kinds of `negatives` in turn (default: the three in equal parts);
+    each string's length is drawn from `lengths`, uniformly or with probabilities proportional to
+    `length_weights`. Returns (strings, labels (n,) int32 with 1 = balanced, kinds)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if not negatives or not set(negatives) <= set(KINDS[1:]):
+        raise ValueError(f"negatives must be kinds among {KINDS[1:]}, got {negatives!r}")
     lengths = [int(length) for length in lengths]
-    kinds = [KINDS[0] if i % 2 == 0 else KINDS[1 + (i // 2) % 3] for i in range(n)]
+    p = None if length_weights is None else np.asarray(length_weights, dtype=float) / np.sum(length_weights)
+    kinds = [KINDS[0] if i % 2 == 0 else negatives[(i // 2) % len(negatives)] for i in range(n)]
     kinds = [kinds[i] for i in rng.permutation(n)]
     strings = []
     for kind in kinds:
         for _ in range(max_tries):   # draw a length and a string until the string is of the split
-            s = sample(kind, lengths[rng.integers(len(lengths))], rng)
+            length = lengths[rng.integers(len(lengths))] if p is None else lengths[rng.choice(len(lengths), p=p)]
+            s = sample(kind, length, rng)
             if split_of(s) == split:
                 break
         else:
@@ -101,20 +106,30 @@ def encode(strings: list[str], T: int) -> np.ndarray:
         ids[b, 1:len(s) + 1] = [OPEN if c == "(" else CLOSE for c in s]
     return ids
 
+HARD_NEGATIVES = ("swapped", "shuffled", "swapped", "flipped")   # half of the negatives are near misses
+
+
 class BracketBatches:
     """get_batch(split, rng) for lama.train: split "train" or "val" (drawn from the test split) ->
     (ids (batch_size, max_length + 1) int32, labels (batch_size,) int32), strings of even lengths
-    2..max_length."""
+    2..max_length. With mix="hard" the training batches draw HARD_NEGATIVES and a length in
+    proportion to itself; "val" batches always have the test's mix: even kinds, even lengths."""
 
-    def __init__(self, batch_size: int = 64, max_length: int = 40):
+    def __init__(self, batch_size: int = 64, max_length: int = 40, mix: str = "even"):
         if batch_size < 1 or max_length < 2:
             raise ValueError(f"need batch_size >= 1 and max_length >= 2, got {batch_size} and {max_length}")
-        self.batch_size, self.max_length = batch_size, max_length
+        if mix not in ("even", "hard"):
+            raise ValueError(f"mix must be 'even' or 'hard', got {mix!r}")
+        self.batch_size, self.max_length, self.mix = batch_size, max_length, mix
         self.lengths = range(2, max_length + 1, 2)
 
     def __call__(self, split: str, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
-        strings, labels, _ = make_examples(self.batch_size, self.lengths, "train" if split == "train" else "test", rng)
+        if split == "train" and self.mix == "hard":
+            strings, labels, _ = make_examples(self.batch_size, self.lengths, "train", rng,
+                                               negatives=HARD_NEGATIVES, length_weights=self.lengths)
+        else:
+            strings, labels, _ = make_examples(self.batch_size, self.lengths, "train" if split == "train" else "test", rng)
         return (Tensor(encode(strings, self.max_length + 1), dtype=dtypes.int32),
                 Tensor(labels, dtype=dtypes.int32))

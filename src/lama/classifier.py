@@ -83,6 +83,7 @@ class ExperimentConfig:
     weight_decay: float = 0.01
     seed: int = 0
     test_size: int = 2000       # test strings per group (seen lengths, longer lengths)
+    mix: str = "even"           # training batches: "even" (the test's mix) or "hard" (see BracketBatches)
 
 
 def build(cfg: ExperimentConfig) -> Encoder:
@@ -98,7 +99,7 @@ def train_classifier(cfg: ExperimentConfig, log=None) -> tuple[Encoder, list[dic
     optimizer = AdamW(get_state_dict(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
     config = TrainConfig(steps=cfg.steps, lr=cfg.lr, min_lr=cfg.lr / 10, warmup_steps=min(50, cfg.steps // 10),
                          eval_interval=max(1, cfg.steps // 10), eval_batches=4, log_interval=50, seed=cfg.seed)
-    history = train(model, optimizer, BracketBatches(cfg.batch_size, cfg.max_length), config,
+    history = train(model, optimizer, BracketBatches(cfg.batch_size, cfg.max_length, cfg.mix), config,
                     loss_fn=classification_loss, log=log)
     return model, history
 
@@ -168,7 +169,8 @@ HELP = {"n_layer": "transformer blocks", "n_embd": "channels per position", "n_h
         "test_max_length": "longest test string; the lengths above --max-length are the 'longer' test",
         "steps": "training steps", "batch_size": "strings per step", "lr": "peak learning rate",
         "weight_decay": "AdamW's weight decay", "seed": "seed of the weights, the data and the test sets",
-        "test_size": "test strings per group"}
+        "test_size": "test strings per group",
+        "mix": "'hard' (half the negatives swapped, lengths drawn in proportion to themselves) or 'even' training batches"}
 
 
 class OneLineErrors(argparse.ArgumentParser):
@@ -197,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--n-layer, --steps, --batch-size, --test-size and --lr must be positive, --weight-decay >= 0")
     if cfg_args["positions"] not in ("learned", "sinusoidal"):
         parser.error(f"--positions must be 'learned' or 'sinusoidal', got {cfg_args['positions']!r}")
+    if cfg_args["mix"] not in ("even", "hard"):
+        parser.error(f"--mix must be 'even' or 'hard', got {cfg_args['mix']!r}")
     if args.out and not Path(args.out).is_dir():
         parser.error(f"--out {args.out}: no such folder")
     cfg = ExperimentConfig(**cfg_args)
