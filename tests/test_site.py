@@ -53,17 +53,6 @@ def base_url(site):
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no browser at {CHROMIUM}: apt-get install chromium, or set LAMA_CHROMIUM")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
-
 def _lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.rstrip("\n").split("\n")]
 

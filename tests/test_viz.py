@@ -398,17 +398,7 @@ def test_cli_gpt2_offline_without_weights(tmp_path):
 
 # --- the interactive view in a browser ------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    from test_site import CHROMIUM, CHROMIUM_FLAGS
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no browser at {CHROMIUM}: apt-get install chromium, or set LAMA_CHROMIUM")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
+# The browser fixture (one Chromium per run) is in tests/conftest.py.
 
 def check_view(page, root):
     """Drive one interactive view: switch heads and layers, hover tokens; the view follows."""
