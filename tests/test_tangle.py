@@ -177,3 +177,18 @@ def test_bad_export_path_is_refused(project):
         '''))
     result = run_tangle("--check", root=project)
     assert result.returncode == 2 and "cannot export" in result.stderr
+
+
+def test_a_script_is_exported_with_its_own_comment(project):
+    """A .js block becomes a file of the package, headed by a // comment; a stray .js is an orphan."""
+    (project / "docs" / "view.md").write_text(chapter('''\
+        ~~~javascript title="src/lama/view.js"
+        const x = 1;
+        ~~~
+        '''))
+    assert run_tangle(root=project).returncode == 0
+    lines = (project / "src" / "lama" / "view.js").read_text().splitlines()
+    assert lines[0].startswith("// Generated from docs/view.md") and lines[1:] == ["const x = 1;"]
+    (project / "docs" / "view.md").unlink()
+    result = run_tangle("--check", root=project)
+    assert result.returncode == 1 and "orphaned: src/lama/view.js" in result.stdout

@@ -271,18 +271,6 @@ def test_to_data_round_trip(char_maps, classifier):
         to_data([char_maps, collect(classifier, "(()(()))")], "mixed")
 
 
-def test_page_shows_the_script_as_it_is():
-    """The ```javascript excerpts in the chapter are the file's own lines."""
-    page = (ROOT / "docs" / "attention-maps.md").read_text(encoding="utf-8")
-    script = (ROOT / "docs" / "javascripts" / "attention-view.js").read_text(encoding="utf-8")
-    lines = [line.strip() for line in script.splitlines()]
-    excerpts = re.findall(r"```javascript[^\n]*\n(.*?)```", page, re.S)
-    assert len(excerpts) >= 2
-    for excerpt in excerpts:                                   # the same lines, in order, indentation aside
-        want = [line.strip() for line in excerpt.strip("\n").splitlines()]
-        assert any(lines[k:k + len(want)] == want for k in range(len(lines))), excerpt[:80]
-
-
 def run(*args, env=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "lama.viz", *args], capture_output=True, text=True,
                           env=os.environ | {"HF_HUB_DISABLE_TELEMETRY": "1"} | (env or {}), timeout=timeout)

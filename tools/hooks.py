@@ -6,6 +6,8 @@
 - Blocks marked `data-figure="name.svg"` are run (each alone, in a fresh interpreter) and the file
   they save is published as `figures/name.svg`.
 - KaTeX is copied from the npm package into `assets/katex/`, so math renders with no network.
+- The package's scripts (`src/lama/<name>.js`, exported by their chapters) are published as the
+  site's `javascripts/<name with dashes>.js`, the same file that lama inlines in standalone pages.
 """
 from __future__ import annotations
 
@@ -65,6 +67,8 @@ def on_files(files, config):
         raise PluginError(f"KaTeX is missing ({KATEX.relative_to(ROOT)}): run `npm ci` in the project root")
     for name in KATEX_FILES + [f"fonts/{p.name}" for p in sorted((KATEX / "fonts").iterdir())]:
         files.append(File.generated(config, f"assets/katex/{name}", abs_src_path=str(KATEX / name)))
+    for script in sorted((ROOT / "src" / "lama").glob("*.js")):
+        files.append(File.generated(config, f"javascripts/{script.name.replace('_', '-')}", abs_src_path=str(script)))
     seen: dict[str, str] = {}
     for path in sorted(Path(config["docs_dir"]).rglob("*.md")):
         page = path.relative_to(ROOT).as_posix()

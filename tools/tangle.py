@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Tangle the book into the package: every code block in docs/ titled `src/lama/<module>.py` is
-written, in page order, into that file.
+"""Tangle the book into the package: every code block in docs/ titled `src/lama/<module>.py` (or
+`src/lama/<name>.js`, a script the package ships) is written, in page order, into that file.
 
     python tools/tangle.py           write src/lama/ from docs/ (and delete orphaned modules)
     python tools/tangle.py --check   change nothing; exit 1 and list every stale or orphaned file
@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPORT_PREFIX = "src/lama/"
 NOT_RUN_PREFIX = "Not run:"
 RUNNABLE_LANGUAGES = {"python", "py"}
-HEADER = "# Generated from {chapter} by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.\n"
+HEADER = "Generated from {chapter} by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.\n"
+COMMENT = {".py": "# ", ".js": "// "}  # the files the package may hold, with their line-comment marker
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _OPTION = re.compile(r"""([A-Za-z_][\w-]*)=(?:"([^"]*)"|'([^']*)'|(\S+))""")
@@ -128,8 +129,14 @@ def block_start_lines(blocks: list[Block]) -> list[int]:
 
 
 def render(chapter: str, blocks: list[Block]) -> str:
-    """The text of one generated module."""
-    return HEADER.format(chapter=chapter) + "\n".join(strip_annotations(b.code) for b in blocks)
+    """The text of one generated file: the header, as a comment of the file's language, then the blocks."""
+    header = COMMENT[Path(blocks[0].export).suffix] + HEADER.format(chapter=chapter)
+    return header + "\n".join(strip_annotations(b.code) for b in blocks)
+
+
+def generated(root: Path) -> list[Path]:
+    """The files under src/lama/ that tangling owns: every .py and .js file."""
+    return sorted(p for suffix in COMMENT for p in (root / "src" / "lama").rglob(f"*{suffix}"))
 
 
 def collect(root: Path = ROOT) -> dict[str, list[Block]]:
@@ -140,8 +147,8 @@ def collect(root: Path = ROOT) -> dict[str, list[Block]]:
         for block in read_blocks(path.read_text(encoding="utf-8"), page):
             if block.export is None:
                 continue
-            if not re.fullmatch(r"src/lama/(\w+/)*\w+\.py", block.export):
-                raise TangleError(f"{page}:{block.line}: cannot export to {block.export!r}: expected src/lama/<name>.py")
+            if not re.fullmatch(r"src/lama/(\w+/)*\w+\.(py|js)", block.export):
+                raise TangleError(f"{page}:{block.line}: cannot export to {block.export!r}: expected src/lama/<name>.py or .js")
             if "linenums" in block.options:
                 raise TangleError(f"{page}:{block.line}: remove linenums from this exported block; the build stamps them")
             others = modules.setdefault(block.export, [block])
@@ -169,7 +176,7 @@ def problems(root: Path = ROOT) -> list[str]:
             found.append(f"missing: {name} (exported by {chapter})")
         elif path.read_text(encoding="utf-8") != text:
             found.append(f"stale: {name} (differs from {chapter})")
-    for path in sorted((root / "src" / "lama").rglob("*.py")):
+    for path in generated(root):
         if path not in expected:
             found.append(f"orphaned: {path.relative_to(root).as_posix()} (no chapter exports it)")
     return found
@@ -182,11 +189,11 @@ def tangle(root: Path = ROOT) -> list[str]:
     for path, (_, text) in sorted(expected.items()):
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".py.tmp")
+            tmp = path.with_suffix(path.suffix + ".tmp")
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
             changed.append(f"wrote {path.relative_to(root).as_posix()}")
-    for path in sorted((root / "src" / "lama").rglob("*.py")):
+    for path in generated(root):
         if path not in expected:
             path.unlink()
             changed.append(f"removed {path.relative_to(root).as_posix()} (no chapter exports it)")

@@ -262,16 +262,15 @@ def compact(data: dict) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
-# The view's script. It is a file of the site (MkDocs publishes docs/javascripts/), read from the
-# checkout that this package was generated into.
-SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "javascripts" / "attention-view.js"
+# The view's script, a file of the package (exported by this chapter, below).
+SCRIPT = Path(__file__).with_name("attention_view.js")
 
 
 def to_html(data: dict, script: Path = SCRIPT) -> str:
     """A standalone page with the interactive view of data (from to_data): script and data inline."""
     import html
     if not Path(script).is_file():
-        raise FileNotFoundError(f"{script}: the view's script is missing; run lama from its source checkout")
+        raise FileNotFoundError(f"{script}: the view's script is missing; reinstall lama")
     payload = compact(data).replace("</", "<\\/")                       # cannot close the <script>
     title = html.escape(f"Attention: {data['model']}")
     return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'

@@ -1,4 +1,6 @@
-// lama's interactive attention view (docs/attention-maps.md, module lama.viz).
+// Generated from docs/attention-maps.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+// lama's interactive attention view. It ships in the package (lama.viz inlines it in standalone pages)
+// and the site publishes it as javascripts/attention-view.js.
 //
 // Fills every <div class="lama-attention"> with a view of the attention weights that
 // `python -m lama.viz ... --out file.json` wrote: from the file named by the div's data-src, or from
