@@ -2,7 +2,9 @@
 a 512-token prompt, greedy decode speed with the KV cache, and peak memory. Both run in this process,
 alternating round by round, because the machines are shared and noisy; medians and ratios are printed.
 
-    python benchmarks/bench_gpt2.py [--rounds 3] [--new-tokens 32] [--prompt 512]
+    python benchmarks/bench_gpt2.py [--rounds 3] [--new-tokens 32] [--prompt 512] [--beam 2]
+
+--beam N gives lama's decode step tinygrad's BEAM search (minutes the first time, then cached).
 
 Peak memory is measured separately, in a fresh subprocess per framework (VmHWM).
 """
@@ -25,13 +27,12 @@ def make_checkpoint(folder: str) -> None:
     GPT2LMHeadModel(GPT2Config()).save_pretrained(folder, safe_serialization=True)
 
 
-def lama_runner(folder):
+def lama_runner(folder, beam=None):
     from lama.generate import Generator
     from lama.weights import load_gpt2
-    model = load_gpt2(folder)
+    gen = Generator(load_gpt2(folder), beam=beam)   # one generator: its compiled steps are kept, as in use
 
     def run(prompt, n):
-        gen = Generator(model)
         t0 = time.perf_counter()
         logits = gen.prefill(prompt)
         t1 = time.perf_counter()
@@ -78,19 +79,20 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--prompt", type=int, default=512)
+    ap.add_argument("--beam", type=int, default=None, help="BEAM width for lama's decode step")
     ap.add_argument("--only", choices=["lama", "hf"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     prompt = np.random.default_rng(0).integers(0, 50257, args.prompt).tolist()
     if args.only:                                   # a child process: one framework, report peak memory
-        run = (lama_runner if args.only == "lama" else hf_runner)(args.folder)
+        run = lama_runner(args.folder, args.beam) if args.only == "lama" else hf_runner(args.folder)
         run(prompt, 4)
         run(prompt, 4)
         print(json.dumps({"peak_rss_mb": peak_rss_mb()}))
         return
     folder = tempfile.mkdtemp(prefix="bench-gpt2-")
     make_checkpoint(folder)
-    runners = {"lama": lama_runner(folder), "transformers": hf_runner(folder)}
+    runners = {"lama": lama_runner(folder, args.beam), "transformers": hf_runner(folder)}
     for name, run in runners.items():               # warm up: compile, JIT capture, caches
         run(prompt, 4)
         run(prompt, 4)
@@ -105,12 +107,13 @@ def main():
             print(f"round {r}: {name:12s} prefill {prefill:6.3f} s   decode {rate:6.1f} tok/s", flush=True)
     same = tokens["lama"] == tokens["transformers"]
     for name, key in (("lama", "lama"), ("transformers", "hf")):
-        child = subprocess.run([sys.executable, __file__, "--only", key, "--folder", folder,
-                                "--prompt", str(args.prompt)], capture_output=True, text=True, check=True)
+        child = subprocess.run([sys.executable, __file__, "--only", key, "--folder", folder, "--prompt",
+                                str(args.prompt)] + (["--beam", str(args.beam)] if args.beam is not None else []),
+                               capture_output=True, text=True, check=True)
         results[name]["peak_rss_mb"] = json.loads(child.stdout.strip().splitlines()[-1])["peak_rss_mb"]
     med = {n: {k: statistics.median(v) if isinstance(v, list) else v for k, v in d.items()} for n, d in results.items()}
     print(f"\nGPT-2 124M, random weights, {args.prompt}-token prompt, {args.new_tokens} greedy tokens, "
-          f"{args.rounds} rounds (medians)")
+          f"{args.rounds} rounds (medians), lama's decode BEAM: {args.beam}")
     for name, m in med.items():
         print(f"  {name:12s} prefill {m['prefill_s']:6.3f} s   decode {m['decode_tok_s']:6.1f} tok/s   "
               f"peak RSS {m['peak_rss_mb']:6.0f} MB")

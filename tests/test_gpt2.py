@@ -43,6 +43,20 @@ def test_logits_match_transformers(tmp_path, config):
     assert diff <= 1e-4, diff
 
 
+def test_full_vocabulary_prefill_and_decode_match_transformers(tmp_path):
+    """GPT-2's own vocabulary (the output layer in two pieces) and the decode step's Linear layers
+    (one_position_linear), position by position, against transformers' logits."""
+    from lama.generate import Generator
+    hf = save_hf(tmp_path, vocab_size=50257, n_positions=32, n_embd=64, n_layer=2, n_head=2)
+    model = load_gpt2(tmp_path)
+    ids = np.random.default_rng(2).integers(0, 50257, size=(1, 20))
+    theirs = hf_logits(hf, ids)[0]                                    # (20, V)
+    assert np.abs(model(Tensor(ids)).numpy()[0] - theirs).max() <= 1e-4
+    gen = Generator(model)
+    ours = [gen.prefill(ids[0, :8].tolist())] + [gen.decode(int(t)) for t in ids[0, 8:]]
+    assert np.abs(np.stack(ours) - theirs[7:]).max() <= 1e-4
+
+
 def test_prefixed_keys_and_single_file(tmp_path):
     """OpenAI's upload has no 'transformer.' prefix and keeps the attn.bias buffers; a lone file gets
     its config from config.json beside it, or from its shapes (head size 64)."""

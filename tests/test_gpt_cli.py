@@ -72,6 +72,7 @@ def test_seeds_and_stdin(checkpoint):
     (["-p", "x", "--top-p", "1.5"], ["top-p"]),
     (["-p", "x", "--temperature", "-0.5"], ["temperature"]),
     (["-p", "x", "--top-k", "many"], ["top-k"]),
+    (["-p", "x", "--beam", "-2"], ["beam"]),
     (["--weights", "/nonexistent/model"], ["--prompt"]),
     (["-p", "x", "--weights", "/nonexistent/model.safetensors"], ["/nonexistent/model.safetensors", "no such file"]),
 ])

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 from tinygrad import Device, Tensor, TinyJit, Variable, dtypes
+from tinygrad.helpers import Context
 
 from lama.model import GPT, GPTConfig
 
@@ -50,7 +51,7 @@ class Generator:
     """Generates token ids with a GPT. With cache=True (the default) it keeps the keys and values of
     all earlier positions and runs one token per step, through a TinyJit-compiled decode step."""
 
-    def __init__(self, model: GPT, cache: bool = True, jit: bool = True):
+    def __init__(self, model: GPT, cache: bool = True, jit: bool = True, beam: int | None = None):
         self.model, self.n_positions = model, model.config.n_positions
         self.cache = model.new_cache() if cache else None
         self.pos = 0                                   # how many positions the cache holds
@@ -58,6 +59,7 @@ class Generator:
         self.at = Variable("at", 0, self.n_positions - 1)
         self.jit = jit
         self.step = TinyJit(self._decode) if jit else self._decode
+        self.beam = beam                               # tinygrad's BEAM for the decode step; None: as set
         self.windows: dict[int, TinyJit] = {}         # bucket length -> compiled forward pass
 
     def _decode(self, ids: Tensor, start_pos) -> Tensor:
@@ -91,7 +93,8 @@ class Generator:
     def decode(self, token: int) -> np.ndarray:
         """Run one token at position self.pos, through the cache -> the logits (V,) of the next token."""
         ids = Tensor([[token]], dtype=dtypes.int32)
-        logits = self.step(ids, self.start_pos.bind(self.pos)).numpy()[0, -1]
+        with Context(**({} if self.beam is None else {"BEAM": self.beam})):     # searched when compiled
+            logits = self.step(ids, self.start_pos.bind(self.pos)).numpy()[0, -1]
         self.pos += 1
         return logits
 

@@ -43,6 +43,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="PATH", help="a local checkpoint: a directory with config.json + "
                    "model.safetensors, or a .safetensors file")
     p.add_argument("--no-cache", action="store_true", help="recompute the whole sequence for every token (slow)")
+    p.add_argument("--beam", type=positive(int), default=None, metavar="N",
+                   help="search N-wide for faster decode kernels (tinygrad's BEAM): minutes on first use, "
+                        "then cached in ~/.cache/tinygrad (default: tinygrad's BEAM setting, off)")
     p.add_argument("--device", help="tinygrad device, e.g. CPU or CUDA (default: tinygrad's choice)")
     return p
 
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(ids) >= config.n_positions:
         return fail(f"the prompt has {len(ids)} tokens; this model's context window is {config.n_positions}")
 
-    gen = Generator(model, cache=not args.no_cache)
+    gen = Generator(model, cache=not args.no_cache, beam=args.beam)
     tokens = gen.generate(ids, args.max_new_tokens, args.temperature, args.top_k or None,
                           args.top_p, args.seed, vocab=n_vocab)
     utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")

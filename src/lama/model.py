@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from tinygrad import Tensor
+from tinygrad import Tensor, nn
 from tinygrad.nn.state import get_parameters
 
 from lama.block import Block, BlockConfig, LayerNorm
@@ -111,7 +111,16 @@ class GPT:
         if at is not None:
             at = at + T if isinstance(at, int) and at < 0 else at         # an int or a bound Variable
             x = x[:, at:at + 1]                                            # (B, 1, C)
-        return self.ln_f(x).contiguous() @ self.wte.weight.T               # (B, T, V): tied to wte
+        return self.output(self.ln_f(x).contiguous())                      # (B, T, V)
+
+    def output(self, x: Tensor) -> Tensor:
+        """The tied output layer: x (B, T, C) -> logits (B, T, V) = x @ wte.weight.T. For a large
+        vocabulary the rows go in two products, the first 256 * (V // 256) and the rest (see below)."""
+        W, V = self.wte.weight, self.config.vocab_size               # (V, C)
+        cut = V // 256 * 256
+        if V < 4096 or cut == V:
+            return x @ W.T
+        return (x @ W[:cut].T).contiguous().cat((x @ W[cut:].T).contiguous(), dim=-1)
 
     def new_cache(self, batch: int = 1) -> list[Tensor]:
         """An empty key/value cache: per block, a zero (2, batch, n_head, n_positions, head_size) tensor."""
@@ -122,22 +131,40 @@ class GPT:
     def num_params(self) -> int:
         return sum(p.numel() for p in get_parameters(self))
 
-def cached_attention(attn: MultiHeadAttention, x: Tensor, cache: Tensor, start_pos) -> Tensor:
+def cached_attention(attn: MultiHeadAttention, x: Tensor, cache: Tensor, start_pos, linear=None) -> Tensor:
     """Multi-head attention of the T new positions in x (B, T, C), at positions start_pos.., to
     themselves and the start_pos positions before them, whose keys and values are in cache
-    (2, B, n_head, n_positions, head_size). Writes the new keys and values into cache."""
+    (2, B, n_head, n_positions, head_size). Writes the new keys and values into cache.
+    linear(layer, x) applies a Linear layer (default: layer(x))."""
+    linear = linear or (lambda layer, x: layer(x))
     B, T, C = x.shape
-    q, k, v = attn.c_attn(x).split(C, dim=-1)                           # (B, T, C) each
+    q, k, v = linear(attn.c_attn, x).contiguous().split(C, dim=-1)      # (B, T, C) each
     q, k, v = attn.split_heads(q), attn.split_heads(k), attn.split_heads(v)  # (B, nh, T, hs)
     cache[:, :, :, start_pos:start_pos + T, :].assign(Tensor.stack(k, v)).realize()
     keys = cache[0, :, :, :start_pos + T, :]                             # (B, nh, start_pos+T, hs)
     values = cache[1, :, :, :start_pos + T, :]
     mask = causal_mask(T, start_pos + T) if T > 1 else None              # (T, start_pos+T)
     y, _ = scaled_dot_product_attention(q, keys, values, mask)           # (B, nh, T, hs)
-    return attn.c_proj(attn.merge_heads(y))                              # (B, T, C)
+    return linear(attn.c_proj, attn.merge_heads(y))                      # (B, T, C)
 
 
 def cached_block(block: Block, x: Tensor, cache: Tensor, start_pos) -> Tensor:
-    """A pre-LN Block on the new positions x (B, T, C), with cached_attention. -> (B, T, C)"""
-    x = (x + cached_attention(block.attn, block.ln_1(x).contiguous(), cache, start_pos)).contiguous()
-    return (x + block.mlp(block.ln_2(x).contiguous())).contiguous()
+    """A pre-LN Block on the new positions x (B, T, C), with cached_attention. -> (B, T, C)
+    One new position (T == 1, a decode step) takes its Linear layers through one_position_linear."""
+    linear = one_position_linear if x.shape[1] == 1 else (lambda layer, x: layer(x))
+    x = (x + cached_attention(block.attn, block.ln_1(x).contiguous(), cache, start_pos, linear)).contiguous()
+    mlp = block.mlp
+    h = mlp.activation(linear(mlp.c_fc, block.ln_2(x).contiguous())).contiguous()   # (B, T, 4C)
+    return (x + linear(mlp.c_proj, h)).contiguous()
+
+
+def one_position_linear(layer: nn.Linear, x: Tensor, pieces: int = 4) -> Tensor:
+    """layer(x) for x (B, 1, n_in) -> (B, 1, n_out), as a sum over `pieces` slices of the inputs
+    of the sums within each slice: the same numbers up to rounding, and faster kernels on a CPU."""
+    n_out, n_in = layer.weight.shape
+    if n_in % pieces:
+        return layer(x)
+    w = layer.weight.reshape(n_out, pieces, n_in // pieces)                       # (n_out, p, n_in/p)
+    partial = (x.reshape(x.shape[0], 1, 1, pieces, n_in // pieces) * w).sum(-1)  # (B, 1, n_out, p)
+    y = partial.contiguous().sum(-1)                                              # (B, 1, n_out)
+    return y if layer.bias is None else y + layer.bias
