@@ -61,3 +61,8 @@ def test_the_wheel_holds_the_package(tmp_path):
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site)})
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == str(site / "lama" / "viz.py")
+    # the book's trained models stay in the source checkout: an installed lama says so in one line
+    viz = subprocess.run([sys.executable, "-m", "lama.viz", "--model", "classifier", "--text", "()", "--out",
+                          str(tmp_path / "view.html")], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site)})
+    assert viz.returncode == 2 and len(viz.stderr.strip().splitlines()) == 1 and "--weights" in viz.stderr, viz.stderr

@@ -316,12 +316,14 @@ def load(name: str, weights: str | None = None):
         if path.suffix == ".safetensors" and "head.weight" in read_safetensors_header(path):
             return load_model(path), None, f"the classifier {path}"
         folder, description = (path if path.is_dir() else path.parent), str(path)
-    elif name == "classifier":
-        return load_model(RESULTS / "classifier.safetensors"), None, "the bracket classifier"
-    elif name == "shakespeare":
-        folder, description = RESULTS / "shakespeare", "the character-level Shakespeare GPT"
-        if not (folder / "model.safetensors").is_file():
-            raise FileNotFoundError(f"{folder}/model.safetensors is missing: this checkout has no Shakespeare model")
+    elif name in ("classifier", "shakespeare"):
+        file = RESULTS / ("classifier.safetensors" if name == "classifier" else "shakespeare/model.safetensors")
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} is missing: the book's trained models come with its source "
+                                    "checkout (docs/results/); pass --weights PATH to use a copy")
+        if name == "classifier":
+            return load_model(file), None, "the bracket classifier"
+        folder, description = file.parent, "the character-level Shakespeare GPT"
     elif name in MODELS:
         folder, description = download(name), f"OpenAI's {name}"
     else:
