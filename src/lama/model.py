@@ -132,12 +132,15 @@ class GPT:
     def num_params(self) -> int:
         return sum(p.numel() for p in get_parameters(self))
 
-def cached_attention(attn: MultiHeadAttention, x: Tensor, cache: Tensor, start_pos, linear=None) -> Tensor:
+def plain_linear(layer: nn.Linear, x: Tensor) -> Tensor:
+    return layer(x)
+
+
+def cached_attention(attn: MultiHeadAttention, x: Tensor, cache: Tensor, start_pos, linear=plain_linear) -> Tensor:
     """Multi-head attention of the T new positions in x (B, T, C), at positions start_pos.., to
     themselves and the start_pos positions before them, whose keys and values are in cache
     (2, B, n_head, n_positions, head_size). Writes the new keys and values into cache.
     linear(layer, x) applies a Linear layer (default: layer(x))."""
-    linear = linear or (lambda layer, x: layer(x))
     B, T, C = x.shape
     q, k, v = linear(attn.c_attn, x).contiguous().split(C, dim=-1)      # (B, T, C) each
     q, k, v = attn.split_heads(q), attn.split_heads(k), attn.split_heads(v)  # (B, nh, T, hs)
@@ -152,7 +155,7 @@ def cached_attention(attn: MultiHeadAttention, x: Tensor, cache: Tensor, start_p
 def cached_block(block: Block, x: Tensor, cache: Tensor, start_pos) -> Tensor:
     """A pre-LN Block on the new positions x (B, T, C), with cached_attention. -> (B, T, C)
     One new position (T == 1, a decode step) takes its Linear layers through one_position_linear."""
-    linear = one_position_linear if x.shape[1] == 1 else (lambda layer, x: layer(x))
+    linear = one_position_linear if x.shape[1] == 1 else plain_linear
     x = (x + cached_attention(block.attn, block.ln_1(x).contiguous(), cache, start_pos, linear)).contiguous()
     mlp = block.mlp
     h = mlp.activation(linear(mlp.c_fc, block.ln_2(x).contiguous())).contiguous()   # (B, T, 4C)
