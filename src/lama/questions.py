@@ -312,18 +312,25 @@ def experiment_positions(seeds: list[int], short: bool, log=None) -> dict:
             print(f"  {name}: accuracy {[r['accuracy'] for r in records]}", file=log, flush=True)
     return out
 
+def train_scores(cfg: RunConfig, scores, seeds: list[int], log=None) -> tuple[dict, int]:
+    """The char-level model of cfg trained with each similarity function in scores, every seed.
+    -> (the records of each score's runs, the vocabulary size)."""
+    get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
+    runs = {}
+    for score in scores:
+        block = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head, score=score)
+        make = lambda: TinyLM(vocab, cfg.block_size, cfg.n_layer, block)  # noqa: E731
+        runs[score] = train_seeds(make, get_batch, cfg, seeds, log)
+    return runs, vocab
+
+
 def experiment_scores(seeds: list[int], short: bool, log=None) -> dict:
     """Q2. The same char-level model trained with each of the four similarity functions."""
     cfg = RunConfig(n_layer=2, n_embd=64, n_head=4, block_size=32, batch_size=16, steps=150,
                     lr=3e-3, eval_every=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=1, **SHORT)
-    get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
-    runs = {}
-    for score in ("dot", "scaled_dot", "general", "additive"):
-        block = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head, score=score)
-        make = lambda: TinyLM(vocab, cfg.block_size, cfg.n_layer, block)  # noqa: E731
-        runs[score] = train_seeds(make, get_batch, cfg, seeds, log)
+    runs, vocab = train_scores(cfg, ("dot", "scaled_dot", "general", "additive"), seeds, log)
     return {"settings": asdict(cfg), "head_size": cfg.n_embd // cfg.n_head, "runs": runs,
             "summary": summarise(runs), "uniform_loss": math.log(vocab)}
 
@@ -363,12 +370,7 @@ def experiment_scale(seeds: list[int], short: bool, log=None) -> dict:
                     lr=3e-3, eval_every=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=1, **SHORT)
-    get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
-    runs = {}
-    for score in ("dot", "scaled_dot"):
-        block = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head, score=score)
-        make = lambda: TinyLM(vocab, cfg.block_size, cfg.n_layer, block)  # noqa: E731
-        runs[score] = train_seeds(make, get_batch, cfg, seeds, log)
+    runs, _ = train_scores(cfg, ("dot", "scaled_dot"), seeds, log)
     return {"init": {"sizes": sizes, "length": T, "by_score": init},
             "train": {"settings": asdict(cfg), "head_size": cfg.n_embd // cfg.n_head, "runs": runs,
                       "summary": summarise(runs)}}
