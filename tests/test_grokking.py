@@ -1,5 +1,6 @@
 """Grokking: the split, the loss (the last-position shortcut is checked on the page), the Fourier tools, the CLI, and the two
 phases of training on a small modulus (memorising first; generalising with more data)."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from tinygrad import Tensor
+from tinygrad.nn.state import get_state_dict
 
 from lama.grokking import (GrokConfig, GrokModel, encode, fourier_basis, frequency_norms, loss_and_accuracy,
                            make_split, phases, train_grokking)
@@ -87,8 +89,26 @@ def test_with_more_data_it_generalises(tmp_path):
     assert saved["history"] == history and saved["config"]["frac"] == 0.6
 
 
+def test_a_finished_run_continues_to_more_steps_as_if_never_stopped(tmp_path):
+    config = GrokConfig(**SMALL, frac=0.3, steps=20, eval_interval=10, checkpoint_interval=10)
+    train_grokking(config, tmp_path / "a", log=None)                          # stops at step 20
+    longer = dataclasses.replace(config, steps=30)
+    resumed, history = train_grokking(longer, tmp_path / "a", log=None)      # continues 20 -> 30
+    straight, straight_history = train_grokking(longer, tmp_path / "b", log=None)
+    assert [r["step"] for r in history] == [0, 10, 20, 30]
+    for key in ("train_loss", "test_loss", "train_acc", "test_acc"):
+        assert [r[key] for r in history] == [r[key] for r in straight_history], key
+    for name, value in get_state_dict(straight).items():
+        np.testing.assert_array_equal(get_state_dict(resumed)[name].numpy(), value.numpy(), err_msg=name)
+    with pytest.raises(ValueError, match="another configuration"):
+        train_grokking(dataclasses.replace(longer, lr=1e-3), tmp_path / "a", log=None)
+    with pytest.raises(ValueError, match="beyond --steps"):
+        train_grokking(dataclasses.replace(config, steps=10), tmp_path / "a", log=None)
+
+
 def test_cli_rejects_bad_input_in_one_line(tmp_path):
-    for bad in (["--p", "12"], ["--frac", "1.5"], ["--wd", "-1"], ["--n-head", "3"], ["--steps", "x"]):
+    for bad in (["--p", "12"], ["--frac", "1.5"], ["--wd", "-1"], ["--n-head", "3"], ["--steps", "x"],
+                ["--beam", "0"]):
         run = subprocess.run([sys.executable, "-m", "lama.grokking", "--out", str(tmp_path / "o"), *bad],
                              capture_output=True, text=True)
         assert run.returncode == 2 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, bad

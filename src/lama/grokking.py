@@ -132,8 +132,10 @@ def train_grokking(config: GrokConfig, out_dir=None, log=print, command: str = "
     start, history, elapsed = 0, [], 0.0
     state = load_checkpoint(out_dir, model, optimizer) if out_dir is not None else None
     if state is not None:
-        if state["config"] != asdict(config):
+        if {**state["config"], "steps": config.steps} != asdict(config):    # only --steps may change: a longer run
             raise ValueError(f"{out_dir} holds a run with another configuration: {state['config']}")
+        if state["step"] > config.steps:
+            raise ValueError(f"{out_dir} holds a run already at step {state['step']}, beyond --steps {config.steps}")
         start, history, elapsed = state["step"], state["history"], state["elapsed_s"]
         log(f"resuming from step {start}")
     t0, losses = time.perf_counter() - elapsed, []
@@ -215,17 +217,23 @@ def main(argv: list[str] | None = None) -> int:
                             default=getattr(defaults, f.name), help=HELP[f.name] + " (default: %(default)s)")
     parser.add_argument("--out", required=True,
                         help="folder for metrics.json and the checkpoint; a run there is resumed")
+    parser.add_argument("--beam", type=int, default=None, metavar="N",
+                        help="search N-wide for faster kernels (tinygrad's BEAM): about 15 minutes on first use, "
+                             "then cached in ~/.cache/tinygrad (default: tinygrad's BEAM setting, off)")
     args = parser.parse_args(argv)
     config = GrokConfig(**{f.name: getattr(args, f.name) for f in fields(GrokConfig)})
     if (problem := check(config)) is not None:
         parser.error(problem)
+    if args.beam is not None and args.beam < 1:
+        parser.error(f"--beam must be at least 1, got {args.beam}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     try:
         command = "python -m lama.grokking " + " ".join(sys.argv[1:] if argv is None else argv)
-        train_grokking(config, out, log=lambda line: print(line, file=sys.stderr, flush=True), command=command)
+        with Context(**({} if args.beam is None else {"BEAM": args.beam})):   # kernels are searched as compiled
+            train_grokking(config, out, log=lambda line: print(line, file=sys.stderr, flush=True), command=command)
     except ValueError as e:                    # e.g. a checkpoint of another configuration
         print(f"python -m lama.grokking: error: {e}", file=sys.stderr)
         return 2
