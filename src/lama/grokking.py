@@ -132,7 +132,7 @@ def train_grokking(config: GrokConfig, out_dir=None, log=print, command: str = "
     start, history, elapsed = 0, [], 0.0
     state = load_checkpoint(out_dir, model, optimizer) if out_dir is not None else None
     if state is not None:
-        if {**state["config"], "steps": config.steps} != asdict(config):    # only --steps may change: a longer run
+        if {**state["config"], "steps": config.steps} != asdict(config):    # only --steps may change
             raise ValueError(f"{out_dir} holds a run with another configuration: {state['config']}")
         if state["step"] > config.steps:
             raise ValueError(f"{out_dir} holds a run already at step {state['step']}, beyond --steps {config.steps}")
