@@ -1,6 +1,6 @@
 """How fast this machine streams float32 weights from memory: the ceiling on GPT-2 decode, which
 reads every weight once per token. PyTorch with one thread and with all of them, numpy, and tinygrad
-(which runs each CPU kernel on the calling thread, so one core), each reading the same 512 MB twice:
+(which runs each CPU kernel on the calling thread, so one core), each reading the same 512 MiB twice:
 a sum of all of it, and a matrix-vector product with it as the matrix. Alternating rounds in one
 process; prints medians in GB/s and what they mean in GPT-2 small tokens per second.
 
@@ -38,28 +38,24 @@ def main():
         jitted = TinyJit(lambda: fn().realize())
         return lambda: (jitted(), Device[ga.device].synchronize())
 
-    def with_threads(n, fn):
-        def run():
-            torch.set_num_threads(n)
-            fn()
-        return run
-
-    cases = {
-        "numpy sum": lambda: a.sum(),
-        "numpy matvec": lambda: a @ v,
-        "torch sum, 1 thread": with_threads(1, lambda: ta.sum()),
-        f"torch sum, {threads} threads": with_threads(threads, lambda: ta.sum()),
-        "torch matvec, 1 thread": with_threads(1, lambda: ta @ tv),
-        f"torch matvec, {threads} threads": with_threads(threads, lambda: ta @ tv),
-        "tinygrad sum": tinygrad_case(lambda: ga.sum()),
-        "tinygrad matvec": tinygrad_case(lambda: ga @ gv),
+    cases = {                                       # name: (torch's thread count, what to time)
+        "numpy sum": (threads, lambda: a.sum()),
+        "numpy matvec": (threads, lambda: a @ v),
+        "torch sum, 1 thread": (1, lambda: ta.sum()),
+        f"torch sum, {threads} threads": (threads, lambda: ta.sum()),
+        "torch matvec, 1 thread": (1, lambda: ta @ tv),
+        f"torch matvec, {threads} threads": (threads, lambda: ta @ tv),
+        "tinygrad sum": (threads, tinygrad_case(lambda: ga.sum())),
+        "tinygrad matvec": (threads, tinygrad_case(lambda: ga @ gv)),
     }
-    for fn in cases.values():                       # compile, capture the JITs, warm the caches
+    for n, fn in cases.values():                    # compile, capture the JITs, warm the caches
+        torch.set_num_threads(n)
         for _ in range(3):
             fn()
     times = {name: [] for name in cases}
     for _ in range(args.rounds):
-        for name, fn in cases.items():
+        for name, (n, fn) in cases.items():
+            torch.set_num_threads(n)                # outside the timed calls
             for _ in range(3):
                 start = time.perf_counter()
                 fn()

@@ -10,7 +10,8 @@ random initial weights alone.
     python benchmarks/shakespeare_reference.py --init torch --no-bias  # biases held at zero
     python benchmarks/shakespeare_reference.py --init torch --wpe-std 0.01   # lama's position embeddings
 
---json FILE appends one line with the settings, the evaluations and the wall time.
+--json FILE appends one line with the settings, the evaluations and the time of the training steps
+(evaluations not counted). --seed draws the initial weights only: the batches are always cfg.seed's.
 """
 import argparse
 import json
@@ -27,13 +28,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--init", choices=("lama", "torch"), default="lama",
                     help="lama: the initial weights of lama.shakespeare.build; torch: transformers' own, drawn with --seed")
-    ap.add_argument("--seed", type=int, default=1337, help="torch's initial weights (--init torch)")
-    ap.add_argument("--wpe-std", type=float, default=0.02,
+    ap.add_argument("--seed", type=int, default=None,
+                    help="draws torch's initial weights (--init torch; default 1337); the batches stay the same")
+    ap.add_argument("--wpe-std", type=float, default=None,
                     help="std of the position embeddings' initial draw (--init torch): transformers' 0.02, lama's 0.01")
     ap.add_argument("--no-bias", action="store_true", help="biases zero and not trained (the GPT without biases)")
     ap.add_argument("--steps", type=int, default=None, help="override the run's 2,000 steps")
     ap.add_argument("--json", help="append the result to this file (one JSON object per line)")
     args = ap.parse_args()
+    if args.init == "lama" and (args.seed is not None or args.wpe_std is not None):
+        ap.error("--seed and --wpe-std choose a torch initialisation; --init lama starts from lama's weights")
+    args.seed = 1337 if args.seed is None else args.seed
+    args.wpe_std = 0.02 if args.wpe_std is None else args.wpe_std
 
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -111,7 +117,7 @@ def main():
         whole = float(np.mean([loss_of(x, y).item() for x, y in
                                zip(val[:n].reshape(-1, B, T), val[1:n + 1].reshape(-1, B, T))]))
     result = {"init": args.init, "seed": args.seed if args.init == "torch" else cfg.seed, "bias": not args.no_bias,
-              "wpe_std": args.wpe_std if args.init == "torch" else 0.01,
+              "wpe_std": args.wpe_std if args.init == "torch" else 0.01,   # lama.embeddings draws wpe with 0.01
               "steps": cfg.steps, "history": history, "val_loss_whole_split": whole, "train_s": elapsed,
               "torch": torch.__version__, "threads": torch.get_num_threads()}
     print(f"val loss {history[-1]['val_loss']:.4f} (20 batches), {whole:.4f} (whole split); "

@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from lama.data import resolve_data_dir
@@ -60,16 +59,6 @@ def test_corrupt_data_file(tmp_path):
     r = lama("lama.shakespeare", "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w"),
              "--data-dir", str(tmp_path))
     assert r.returncode == 2 and "sha256" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
-
-
-def test_sampling_from_the_committed_model():
-    args = ["lama.gpt", "--weights", str(MODEL), "-p", "ROMEO:", "-n", "80", "--seed", "7", "--temperature", "0.8"]
-    first, again = lama(*args), lama(*args)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("ROMEO:") and len(first.stdout) == len("ROMEO:") + 80
-    assert first.stdout == again.stdout                  # the same seed, the same text
-    words = first.stdout.split()
-    assert np.mean([w.strip(".,;:!?'-").isalpha() for w in words]) > 0.6, first.stdout   # mostly words
 
 
 def test_sampling_refuses_unknown_characters():
