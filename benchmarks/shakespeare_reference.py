@@ -19,7 +19,6 @@ import math
 import sys
 import tempfile
 import time
-import zlib
 
 import numpy as np
 
@@ -47,6 +46,7 @@ def main():
     from lama.data import CharTokenizer, get_batch, split, tiny_shakespeare
     from lama.shakespeare import ShakespeareConfig, build
     from lama.train import cosine_lr
+    from lama.train import evaluate as lama_evaluate
     from lama.weights import save_gpt2
     logging.set_verbosity_error()
 
@@ -82,11 +82,11 @@ def main():
         logits = model(torch.from_numpy(x).long()).logits
         return torch.nn.functional.cross_entropy(logits.reshape(-1, V), torch.from_numpy(y).long().reshape(-1))
 
-    def evaluate(name):                          # lama.train.evaluate's draws
-        rng = np.random.default_rng([cfg.seed, zlib.crc32(name.encode())])
+    def evaluate(name):                          # lama's evaluation, on the same batches
         model.eval()
         with torch.no_grad():
-            loss = float(np.mean([loss_of(*get_batch(data[name], B, T, rng)).item() for _ in range(cfg.eval_batches)]))
+            loss = lama_evaluate(loss_of, lambda split, rng: get_batch(data[split], B, T, rng), name,
+                                 cfg.eval_batches, cfg.seed)
         model.train()
         return loss
 
