@@ -120,7 +120,7 @@ def main():
               "wpe_std": args.wpe_std if args.init == "torch" else 0.01,   # lama.embeddings draws wpe with 0.01
               "steps": cfg.steps, "history": history, "val_loss_whole_split": whole, "train_s": elapsed,
               "torch": torch.__version__, "threads": torch.get_num_threads()}
-    print(f"val loss {history[-1]['val_loss']:.4f} (20 batches), {whole:.4f} (whole split); "
+    print(f"val loss {history[-1]['val_loss']:.4f} ({cfg.eval_batches} batches), {whole:.4f} (whole split); "
           f"{elapsed:.0f} s of training steps")
     if args.json:
         with open(args.json, "a") as f:
