@@ -22,12 +22,12 @@ from lama.embeddings import KINDS, EmbeddingConfig, TokenPositionEmbedding, sinu
 ATOL_PE = 1e-4
 
 
-def paper_positions(n_positions: int, d_model: int, base: float = 10000.0) -> np.ndarray:
+def paper_positions(n_positions: int, n_embd: int, base: float = 10000.0) -> np.ndarray:
     """Vaswani et al. (2017), section 3.5, one entry at a time, in float64."""
-    pe = np.zeros((n_positions, d_model))
+    pe = np.zeros((n_positions, n_embd))
     for pos in range(n_positions):
-        for i in range(d_model // 2):
-            angle = pos / base ** (2 * i / d_model)
+        for i in range(n_embd // 2):
+            angle = pos / base ** (2 * i / n_embd)
             pe[pos, 2 * i] = math.sin(angle)
             pe[pos, 2 * i + 1] = math.cos(angle)
     return pe
@@ -45,8 +45,8 @@ def tg_attention(x: Tensor) -> Tensor:
     return (x @ x.transpose(-1, -2) / math.sqrt(x.shape[-1])).softmax(axis=-1) @ x
 
 
-def make(kind: str, vocab_size: int = 100, n_positions: int = 256, d_model: int = 64) -> TokenPositionEmbedding:
-    return TokenPositionEmbedding(EmbeddingConfig(vocab_size, n_positions, d_model, kind))
+def make(kind: str, vocab_size: int = 100, n_positions: int = 256, n_embd: int = 64) -> TokenPositionEmbedding:
+    return TokenPositionEmbedding(EmbeddingConfig(vocab_size, n_positions, n_embd, kind))
 
 
 def reference_output(embed: TokenPositionEmbedding, ids: np.ndarray, start_pos: int = 0) -> np.ndarray:
@@ -55,7 +55,7 @@ def reference_output(embed: TokenPositionEmbedding, ids: np.ndarray, start_pos: 
     if config.kind == "learned":
         scale, positions = 1.0, embed.wpe.weight.numpy()
     else:
-        scale, positions = math.sqrt(config.d_model), paper_positions(config.n_positions, config.d_model)
+        scale, positions = math.sqrt(config.n_embd), paper_positions(config.n_positions, config.n_embd)
     T = ids.shape[1]
     return embed.wte.weight.numpy()[ids] * scale + positions[start_pos:start_pos + T]
 
@@ -63,11 +63,11 @@ def reference_output(embed: TokenPositionEmbedding, ids: np.ndarray, start_pos: 
 # ---------------------------------------------------------------- sinusoidal_positions
 
 
-@pytest.mark.parametrize("n_positions, d_model", [(1, 2), (7, 6), (256, 64), (300, 10)])
-def test_sinusoidal_matches_the_papers_formula(n_positions, d_model):
-    pe = sinusoidal_positions(n_positions, d_model)
-    assert pe.shape == (n_positions, d_model) and pe.dtype == dtypes.float32
-    np.testing.assert_allclose(pe.numpy(), paper_positions(n_positions, d_model), rtol=0, atol=ATOL_PE)
+@pytest.mark.parametrize("n_positions, n_embd", [(1, 2), (7, 6), (256, 64), (300, 10)])
+def test_sinusoidal_matches_the_papers_formula(n_positions, n_embd):
+    pe = sinusoidal_positions(n_positions, n_embd)
+    assert pe.shape == (n_positions, n_embd) and pe.dtype == dtypes.float32
+    np.testing.assert_allclose(pe.numpy(), paper_positions(n_positions, n_embd), rtol=0, atol=ATOL_PE)
 
 
 def test_sinusoidal_base_is_a_parameter():
@@ -75,21 +75,21 @@ def test_sinusoidal_base_is_a_parameter():
                                rtol=0, atol=ATOL_PE)
 
 
-@pytest.mark.parametrize("n_positions, d_model, words", [
-    (10, 7, "even d_model"), (10, 1, "even d_model"), (10, 0, "even d_model"), (0, 8, "n_positions")])
-def test_sinusoidal_rejects_bad_sizes(n_positions, d_model, words):
+@pytest.mark.parametrize("n_positions, n_embd, words", [
+    (10, 7, "even n_embd"), (10, 1, "even n_embd"), (10, 0, "even n_embd"), (0, 8, "n_positions")])
+def test_sinusoidal_rejects_bad_sizes(n_positions, n_embd, words):
     with pytest.raises(ValueError, match=words):
-        sinusoidal_positions(n_positions, d_model)
+        sinusoidal_positions(n_positions, n_embd)
 
 
 # ---------------------------------------------------------------- the rotation and relative-position properties
 
 
-def rotation(k: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """Block-diagonal (d_model, d_model): one 2x2 rotation by k * w_i per (sin, cos) pair."""
-    m = np.zeros((d_model, d_model))
-    for i in range(d_model // 2):
-        c, s = math.cos(k * base ** (-2 * i / d_model)), math.sin(k * base ** (-2 * i / d_model))
+def rotation(k: int, n_embd: int, base: float = 10000.0) -> np.ndarray:
+    """Block-diagonal (n_embd, n_embd): one 2x2 rotation by k * w_i per (sin, cos) pair."""
+    m = np.zeros((n_embd, n_embd))
+    for i in range(n_embd // 2):
+        c, s = math.cos(k * base ** (-2 * i / n_embd)), math.sin(k * base ** (-2 * i / n_embd))
         m[2 * i:2 * i + 2, 2 * i:2 * i + 2] = [[c, s], [-s, c]]
     return m
 
@@ -206,9 +206,9 @@ def test_other_call_errors():
     ({"vocab_size": -5}, "vocab_size must be a positive int"),
     ({"n_positions": 0}, "n_positions must be a positive int"),
     ({"n_positions": 2.5}, r"n_positions must be a positive int, got 2\.5 \(float\)"),
-    ({"d_model": True}, "d_model must be a positive int"),
+    ({"n_embd": True}, "n_embd must be a positive int"),
     ({"kind": "rotary"}, r"kind must be one of \('learned', 'sinusoidal'\), got 'rotary'"),
-    ({"kind": "sinusoidal", "d_model": 63}, "even d_model.*got d_model=63; use 64, or kind='learned'"),
+    ({"kind": "sinusoidal", "n_embd": 63}, "even n_embd.*got n_embd=63; use 64, or kind='learned'"),
 ])
 def test_bad_config_is_a_clear_error(kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -216,7 +216,7 @@ def test_bad_config_is_a_clear_error(kwargs, words):
 
 
 def test_odd_width_is_fine_for_learned_positions():
-    out = make("learned", d_model=7)(Tensor(IDS))
+    out = make("learned", n_embd=7)(Tensor(IDS))
     assert out.shape == (2, 5, 7)
 
 
