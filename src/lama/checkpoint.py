@@ -11,34 +11,17 @@ import contextlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tinygrad import Tensor
 from tinygrad.nn.state import get_state_dict, safe_load, safe_load_metadata, safe_save
 
+from lama.cli import atomic_save, atomic_write_json
 from lama.train import TrainConfig, TrainingDiverged
 
 CHECKPOINT = "checkpoint.json"
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(tmp) on a temporary file beside `path`, flush it to disk, and rename it to `path`
-    (atomic). On any error the temporary file is removed and `path` is untouched."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def optimizer_state(optimizer, model) -> dict[str, Tensor]:
@@ -58,22 +41,23 @@ def save_checkpoint(out_dir: str | os.PathLike, model, optimizer, state: dict) -
     for kind, named in tensors.items():
         for name, t in named.items():
             if not np.isfinite(t.numpy()).all():
-                raise TrainingDiverged(f"not saving step {step}: {kind} tensor {name} is not finite; "
-                                       f"the last good checkpoint in {out} is kept")
+                raise TrainingDiverged(f"not saving step {step}: {kind} tensor {name} is not "
+                                       f"finite; the last good checkpoint in {out} is kept")
     files = {}
     for kind, named in tensors.items():
         files[kind] = f"{kind}-{step:07d}.safetensors"
-        _atomic_write(out / files[kind], lambda tmp, named=named: safe_save(
-            {k: t.contiguous() for k, t in named.items()}, str(tmp), metadata={"step": str(step)}))
-    text = json.dumps({**state, "files": files}, indent=1)
-    _atomic_write(out / CHECKPOINT, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))  # the commit
+        contiguous = {k: t.contiguous() for k, t in named.items()}
+        atomic_save(out / files[kind], lambda tmp, named=contiguous: safe_save(
+            named, str(tmp), metadata={"step": str(step)}))
+    atomic_write_json(out / CHECKPOINT, {**state, "files": files})           # the commit
     with contextlib.suppress(OSError):  # make the rename itself durable
         fd = os.open(out, os.O_RDONLY)
         os.fsync(fd)
         os.close(fd)
-    for old in out.iterdir():  # older steps' tensors, and temporary files that a crash left behind
-        if (re.fullmatch(r"(model|optimizer)-\d+\.safetensors", old.name) and old.name not in files.values()) \
-                or (old.name.startswith(".") and old.name.endswith(".tmp")):
+    for old in out.iterdir():  # older steps' tensors, and temporary files a crash left behind
+        stale = re.fullmatch(r"(model|optimizer)-\d+\.safetensors", old.name) is not None \
+            and old.name not in files.values()
+        if stale or (old.name.startswith(".") and old.name.endswith(".tmp")):
             with contextlib.suppress(OSError):
                 old.unlink()
     return out / CHECKPOINT
@@ -85,10 +69,12 @@ def _load_into(targets: dict[str, Tensor], path: Path, what: str, step: int) -> 
     source = safe_load(str(path))
     if set(source) != set(targets):
         missing, extra = sorted(set(targets) - set(source)), sorted(set(source) - set(targets))
-        raise ValueError(f"{path} does not fit the {what}: missing {missing[:3]}, unexpected {extra[:3]}")
+        raise ValueError(f"{path} does not fit the {what}: missing {missing[:3]}, "
+                         f"unexpected {extra[:3]}")
     for name, t in targets.items():
         if t.shape != source[name].shape:
-            raise ValueError(f"{path}: {name} has shape {source[name].shape}, the {what} has {t.shape}")
+            raise ValueError(f"{path}: {name} has shape {source[name].shape}, "
+                             f"the {what} has {t.shape}")
         t.assign(source[name].to(t.device).cast(t.dtype))
     Tensor.realize(*targets.values())
 
@@ -97,13 +83,15 @@ def load_checkpoint(out_dir: str | os.PathLike, model=None, optimizer=None) -> d
     """The state saved in out_dir's checkpoint.json, or None if there is none. Loads its tensors
     into `model` and `optimizer` when they are given."""
     if optimizer is not None and model is None:
-        raise ValueError("loading an optimizer's state needs its model too (to tell their tensors apart)")
+        raise ValueError("loading an optimizer's state needs its model too (to tell their "
+                         "tensors apart)")
     path = Path(out_dir) / CHECKPOINT
     if not path.is_file():
         return None
     state = json.loads(path.read_text(encoding="utf-8"))
     if model is not None:
-        _load_into(get_state_dict(model), path.parent / state["files"]["model"], "model", state["step"])
+        _load_into(get_state_dict(model), path.parent / state["files"]["model"], "model",
+                   state["step"])
     if optimizer is not None:
         _load_into(optimizer_state(optimizer, model), path.parent / state["files"]["optimizer"],
                    "optimizer", state["step"])
@@ -121,7 +109,8 @@ class Checkpoints:
 
     def resume(self, model, optimizer, config: TrainConfig) -> dict | None:
         """Load the last checkpoint into model and optimizer and return its state (None if there
-        is none). Refuses one of another configuration or meta, and overwriting one (resume=False)."""
+        is none). Refuses one of another configuration or meta, and overwriting one when
+        resume=False."""
         saved = load_checkpoint(self.out)
         if saved is None:
             return None

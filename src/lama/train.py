@@ -35,19 +35,21 @@ class AdamW:
     `params` maps names to parameter tensors, e.g. get_state_dict(model); `decay(name, tensor)`
     says which of them weight decay applies to."""
 
-    def __init__(self, params: dict[str, Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.01,
+    def __init__(self, params: dict[str, Tensor], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01,
                  decay: Callable[[str, Tensor], bool] = decays_2d):
-        named = {name: p for name, p in params.items() if p.is_param}  # skip buffers (e.g. BatchNorm's)
+        named = {name: p for name, p in params.items() if p.is_param}   # skip buffers (BatchNorm's)
         if not named:
             raise ValueError("AdamW got no parameters to optimise")
         self.names, self.params = list(named), list(named.values())
         self.decayed = [decay(name, p) for name, p in named.items()]
         self.b1, self.b2, self.eps, self.wd = betas[0], betas[1], eps, weight_decay
-        self.lr = Tensor([lr], dtype=dtypes.float32).contiguous()     # a tensor: the schedule changes it
-        self.t = Tensor([0.0], dtype=dtypes.float32).contiguous()     # steps taken, for bias correction
-        self.m = {name: Tensor.zeros(*p.shape, dtype=dtypes.float32).contiguous() for name, p in named.items()}
-        self.v = {name: Tensor.zeros(*p.shape, dtype=dtypes.float32).contiguous() for name, p in named.items()}
+        self.lr = Tensor([lr], dtype=dtypes.float32).contiguous()   # a tensor: the schedule sets it
+        self.t = Tensor([0.0], dtype=dtypes.float32).contiguous()   # steps taken (bias correction)
+        zeros = lambda p: Tensor.zeros(*p.shape, dtype=dtypes.float32).contiguous()   # noqa: E731
+        self.m = {name: zeros(p) for name, p in named.items()}      # first moments
+        self.v = {name: zeros(p) for name, p in named.items()}      # second moments
         Tensor.realize(self.lr, self.t, *self.m.values(), *self.v.values())
 
     def zero_grad(self):
@@ -57,7 +59,7 @@ class AdamW:
     def schedule_step(self) -> list[Tensor]:
         """Set up one update from the parameters' .grad; return the tensors to realize."""
         self.t.assign(self.t + 1)
-        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t                # bias corrections, (1,)
+        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t          # bias corrections, (1,)
         for name, p, decayed in zip(self.names, self.params, self.decayed):
             if p.grad is None:        # not used by the loss: no gradient, no update
                 continue
@@ -66,7 +68,7 @@ class AdamW:
             v.assign(self.b2 * v + (1 - self.b2) * g * g)
             update = (m / c1) / ((v / c2).sqrt() + self.eps)
             if decayed and self.wd:
-                update = update + self.wd * p.detach()                        # decoupled: not in m, v
+                update = update + self.wd * p.detach()                  # decoupled: not in m, v
             p.assign((p.detach() - self.lr * update).cast(p.dtype))
         return [self.t, *self.params, *self.m.values(), *self.v.values()]
 
@@ -99,7 +101,7 @@ def make_eval_step(model, loss_fn: Callable = lm_loss, jit: bool = True) -> Call
     """The loss of one batch as a (compiled) function of the batch's tensors; one compiled
     version per batch shape."""
     compiled: dict[tuple, Callable[..., Tensor]] = {}
-    Tensor.realize(*get_state_dict(model).values())  # see "One compiled step": never capture the init
+    Tensor.realize(*get_state_dict(model).values())   # "One compiled step": never capture the init
 
     def loss_of(*batch: Tensor) -> Tensor:
         return loss_fn(model, *batch).realize()
@@ -114,7 +116,8 @@ def make_eval_step(model, loss_fn: Callable = lm_loss, jit: bool = True) -> Call
     return eval_step
 
 
-def evaluate(eval_step: Callable[..., Tensor], get_batch: Callable, split: str, batches: int, seed: int) -> float:
+def evaluate(eval_step: Callable[..., Tensor], get_batch: Callable, split: str, batches: int,
+             seed: int) -> float:
     """Mean loss over `batches` batches of `split`, drawn from a generator seeded by (seed, split),
     outside training mode."""
     rng = np.random.default_rng([seed, zlib.crc32(split.encode())])
@@ -125,10 +128,10 @@ def make_train_step(model, optimizer, loss_fn: Callable = lm_loss, grad_clip: fl
                     jit: bool = True) -> Callable[..., tuple[Tensor, Tensor]]:
     """One optimizer step as a function step(lr, *batch) -> (loss, grad_norm), scalar Tensors.
     `lr` is a (1,) float32 Tensor: under TinyJit only tensor arguments change between calls."""
-    Tensor.realize(*get_state_dict(model).values())  # the parameters must be buffers before a capture
+    Tensor.realize(*get_state_dict(model).values())   # parameters must be buffers before a capture
 
     def step(lr: Tensor, *batch: Tensor) -> tuple[Tensor, Tensor]:
-        for opt in getattr(optimizer, "optimizers", [optimizer]):   # tinygrad's OptimizerGroup has several
+        for opt in getattr(optimizer, "optimizers", [optimizer]):   # tinygrad's OptimizerGroup
             opt.lr.assign(lr)                        # the schedule's value for this step
         loss = loss_fn(model, *batch)
         optimizer.zero_grad()
@@ -173,12 +176,15 @@ class TrainConfig:
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
         if self.checkpoint_interval is not None and self.checkpoint_interval < 1:
-            raise ValueError(f"checkpoint_interval must be at least 1, got {self.checkpoint_interval}")
+            raise ValueError(f"checkpoint_interval must be at least 1, "
+                             f"got {self.checkpoint_interval}")
 
     def lr_at(self, step: int) -> float:
         """The learning rate of the update made at `step` (from 0)."""
+        if self.schedule == "constant" and self.warmup_steps == 0:
+            return self.lr
         if self.schedule == "constant":
-            return self.lr * min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else self.lr
+            return self.lr * min(1.0, (step + 1) / self.warmup_steps)
         return cosine_lr(step, self.lr, self.min_lr, self.warmup_steps,
                          self.steps if self.decay_steps is None else self.decay_steps)
 
@@ -203,13 +209,15 @@ def train(model, optimizer, get_batch: Callable, config: TrainConfig, checkpoint
         rng.bit_generator.state = state["rng"]
         log(f"resuming from step {start} ({checkpoints})")
     last_saved = start if state else None
-    Tensor.manual_seed(config.seed + start)                   # dropout's masks (not saved; see above)
+    Tensor.manual_seed(config.seed + start)                   # dropout's masks (not saved, above)
     train_step = train_step or make_train_step(model, optimizer, loss_fn, config.grad_clip,
                                                config.jit)
     if eval_fn is None:                                       # the mean loss on both splits
         eval_step = eval_step or make_eval_step(model, loss_fn, config.jit)
-        eval_fn = lambda model: {f"{split}_loss": evaluate(  # noqa: E731
-            eval_step, get_batch, split, config.eval_batches, config.seed) for split in ("train", "val")}
+
+        def eval_fn(model) -> dict:
+            return {f"{split}_loss": evaluate(eval_step, get_batch, split, config.eval_batches,
+                                              config.seed) for split in ("train", "val")}
     every = config.checkpoint_interval or config.eval_interval
 
     t0 = time.perf_counter()
@@ -235,7 +243,8 @@ def train(model, optimizer, get_batch: Callable, config: TrainConfig, checkpoint
                     t0 += time.perf_counter() - hook_start       # not training time
                 history.append(record)
                 log(f"step {step}: " + ", ".join(f"{k.replace('_', ' ')} {v:.4g}"
-                                                 for k, v in metrics.items() if isinstance(v, float)))
+                                                 for k, v in metrics.items()
+                                                 if isinstance(v, float)))
                 if checkpoints is not None and (step % every == 0 or last):
                     checkpoints.save(model, optimizer, {
                         "step": step, "config": asdict(config), "rng": rng.bit_generator.state,
