@@ -385,14 +385,10 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
     check_previous_checkpoint(tmp_path, params)
 
     # a crash between the tensor files and the commit: the old checkpoint.json still rules
-    real_write = lama.checkpoint.atomic_save
+    def crash_on_commit(path, obj):          # checkpoint.json is written last, as JSON
+        raise KeyboardInterrupt
 
-    def crash_on_commit(path, write):
-        if path.name == "checkpoint.json":
-            raise KeyboardInterrupt
-        real_write(path, write)
-
-    monkeypatch.setattr(lama.checkpoint, "atomic_save", crash_on_commit)
+    monkeypatch.setattr(lama.checkpoint, "atomic_write_json", crash_on_commit)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path, model, opt, {"step": 8, "history": []})
     monkeypatch.undo()

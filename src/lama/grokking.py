@@ -1,6 +1,7 @@
 # Generated from docs/grokking.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
-"""Grokking (Power et al. 2022) in the setting of Nanda et al. (2023): a one-layer transformer learns
-(a + b) mod p from 30% of all pairs, memorises them first and generalises thousands of steps later.
+"""Grokking (Power et al. 2022) in the setting of Nanda et al. (2023): a one-layer transformer
+learns (a + b) mod p from 30% of all pairs, memorises them first and generalises thousands of
+steps later.
 
     python -m lama.grokking --out docs/results/grokking
 """
@@ -42,7 +43,8 @@ def encode(pairs: np.ndarray, p: int, multiple: int = 128) -> tuple[Tensor, Tens
     M = -(-N // multiple) * multiple                            # round up
     padded = np.concatenate([pairs, np.zeros((M - N, 2), dtype=pairs.dtype)])
     ids = np.concatenate([padded, np.full((M, 1), p)], axis=1)
-    return (Tensor(ids.astype(np.int32)), Tensor(((padded[:, 0] + padded[:, 1]) % p).astype(np.int32)),
+    answers = (padded[:, 0] + padded[:, 1]) % p
+    return (Tensor(ids.astype(np.int32)), Tensor(answers.astype(np.int32)),
             Tensor((np.arange(M) < N).astype(np.float32)))
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ class GrokConfig:
         if self.p < 3 or any(self.p % d == 0 for d in range(2, int(self.p ** 0.5) + 1)):
             raise ValueError(f"p must be a prime >= 3, got {self.p}")
         if not 0 < self.frac < 1 or int(self.frac * self.p * self.p) in (0, self.p * self.p):
-            raise ValueError(f"frac must leave pairs for both training and testing, got {self.frac}")
+            raise ValueError(f"frac must leave pairs for both training and testing, "
+                             f"got {self.frac}")
         if self.n_embd < 1 or self.n_head < 1 or self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be a positive multiple of n_head "
                              f"({self.n_head})")
@@ -86,15 +89,17 @@ class GrokConfig:
 
 class GrokModel:
     """One transformer block without LayerNorm, ReLU MLP, learned positions, separate embedding and
-    unembedding. ids (B, 3) -> logits (B, p) at the last position (or (B, 3, p) with last_only=False)."""
+    unembedding. ids (B, 3) -> logits (B, p) at the last position (or (B, 3, p) with
+    last_only=False)."""
 
     def __init__(self, config: GrokConfig):
         C, p = config.n_embd, config.p
         self.config = config
         self.embed = TokenPositionEmbedding(EmbeddingConfig(p + 1, 3, C, "learned"))
-        self.block = Block(BlockConfig(n_embd=C, n_head=config.n_head, norm="none", activation="relu"))
+        self.block = Block(BlockConfig(n_embd=C, n_head=config.n_head, norm="none",
+                                       activation="relu"))
         self.unembed = nn.Linear(C, p, bias=False)
-        # Nanda et al.'s initialisation: every matrix N(0, 1/C) (the unembedding N(0, 1/p)), biases 0
+        # Nanda et al.'s initialisation: every matrix N(0, 1/C) (unembedding N(0, 1/p)), biases 0
         attn, mlp = self.block.attn, self.block.mlp
         for layer in (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj):
             layer.weight = Tensor.randn(*layer.weight.shape) / math.sqrt(C)
@@ -136,7 +141,8 @@ def loss_fn(model: GrokModel, ids: Tensor, y: Tensor, w: Tensor) -> Tensor:
 
 def weight_norm(model) -> float:
     """The L2 norm of all parameters together."""
-    return float(math.sqrt(sum(float((p.numpy().astype(np.float64) ** 2).sum()) for p in get_parameters(model))))
+    squares = (float((p.numpy().astype(np.float64) ** 2).sum()) for p in get_parameters(model))
+    return float(math.sqrt(sum(squares)))
 
 MODEL_SETTINGS = ("p", "frac", "n_embd", "n_head", "weight_decay", "beta2")   # not in TrainConfig
 
@@ -179,8 +185,8 @@ def train_grokking(config: GrokConfig, out_dir=None, log=print,
     return model, history
 
 def phases(history: list[dict], threshold: float = 0.99) -> dict:
-    """The first step at which train accuracy, then test accuracy, reached `threshold` (None if never),
-    and the wall time at each."""
+    """The first step at which train accuracy, then test accuracy, reached `threshold` (None if
+    never), and the wall time at each."""
     def first(key):
         hit = next((r for r in history if r[key] >= threshold), None)
         return (hit["step"], hit["elapsed_s"]) if hit else (None, None)
@@ -229,7 +235,8 @@ def load_run(out_dir) -> tuple[GrokConfig, GrokModel, dict]:
     config = GrokConfig(**metrics["config"])
     model = GrokModel(config)
     if load_checkpoint(out, model) is None:
-        raise FileNotFoundError(f"{out} has no checkpoint.json: is it the --out of python -m lama.grokking?")
+        raise FileNotFoundError(f"{out} has no checkpoint.json: is it the --out of "
+                                f"python -m lama.grokking?")
     return config, model, metrics
 
 def fourier_basis(p: int) -> np.ndarray:
@@ -245,7 +252,8 @@ def fourier_basis(p: int) -> np.ndarray:
 
 def frequency_norms(W: np.ndarray) -> np.ndarray:
     """W (p, C), one row per input 0..p-1 (the numbers' embeddings) -> ((p - 1) / 2,): for each
-    frequency k, the norm of W's cos and sin components together, sqrt(|cos_k W|^2 + |sin_k W|^2)."""
+    frequency k, the norm of W's cos and sin components together,
+    sqrt(|cos_k W|^2 + |sin_k W|^2)."""
     F = fourier_basis(W.shape[0]) @ W                              # (p, C): W in the Fourier basis
     return np.sqrt((F[1::2] ** 2).sum(-1) + (F[2::2] ** 2).sum(-1))
 
