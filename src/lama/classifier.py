@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Tensor, dtypes, nn
-from tinygrad.nn.state import get_state_dict, load_state_dict, safe_load, safe_load_metadata, safe_save
+from tinygrad.nn.state import (get_state_dict, load_state_dict, safe_load, safe_load_metadata,
+                               safe_save)
 
 from lama.block import Block, BlockConfig, LayerNorm
 from lama.brackets import KINDS, PAD, VOCAB_SIZE, BracketBatches, encode, make_examples
@@ -35,6 +36,12 @@ class EncoderConfig:
     positions: str = "sinusoidal"  # or "learned" (GPT-2, BERT); see "Positions"
     pad_id: int = PAD              # positions holding this id are padding: no one attends to them
 
+    def __post_init__(self):
+        if min(self.vocab_size, self.n_positions, self.n_layer, self.n_classes) < 1:
+            raise ValueError("vocab_size, n_positions, n_layer and n_classes must be at least 1")
+        if self.positions not in ("learned", "sinusoidal"):
+            raise ValueError(f"positions must be 'learned' or 'sinusoidal', got {self.positions!r}")
+
 
 class Encoder:
     """A bidirectional transformer with a classification head on position 0 ([CLS]).
@@ -44,7 +51,8 @@ class Encoder:
         self.config = config
         self.embed = TokenPositionEmbedding(
             EmbeddingConfig(config.vocab_size, config.n_positions, config.n_embd, config.positions))
-        block = BlockConfig(n_embd=config.n_embd, n_head=config.n_head, dropout=config.dropout, causal=False)
+        block = BlockConfig(n_embd=config.n_embd, n_head=config.n_head, dropout=config.dropout,
+                            causal=False)   # checks n_embd, n_head and dropout
         self.blocks = [Block(block) for _ in range(config.n_layer)]
         self.ln_f = LayerNorm(config.n_embd)
         self.head = nn.Linear(config.n_embd, config.n_classes)
@@ -55,7 +63,7 @@ class Encoder:
         mask = padding_mask(ids != self.config.pad_id)   # (B, 1, T): every query, only real keys
         x, weights = self.embed(ids), []                 # (B, T, C)
         for block in self.blocks:
-            x, w = block(x, mask, return_weights=True)   # no causal mask: causal=False in the config
+            x, w = block(x, mask, return_weights=True)   # no causal mask: causal=False above
             weights.append(w)
         x = self.ln_f(x)
         return (x, weights) if return_weights else x
@@ -68,22 +76,47 @@ def classification_loss(model: Encoder, ids: Tensor, labels: Tensor) -> Tensor:
     """Mean cross-entropy of the sequence labels: ids (B, T), labels (B,) int -> scalar."""
     return model(ids).sparse_categorical_crossentropy(labels)
 
+def setting(default, help: str):
+    """A config field with the help text that the command line shows for it."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class ExperimentConfig:
     """The brackets experiment: model, data and training settings."""
-    n_layer: int = 2
-    n_embd: int = 32
-    n_head: int = 4
-    positions: str = "sinusoidal"
-    max_length: int = 40        # the longest training string
-    test_max_length: int = 60   # the longest test string; longer than max_length on purpose
-    steps: int = 3500
-    batch_size: int = 64
-    lr: float = 5e-3
-    weight_decay: float = 0.01
-    seed: int = 0
-    test_size: int = 2000       # test strings per group (seen lengths, longer lengths)
-    mix: str = "even"           # training batches: "even" (the test's mix) or "hard" (see BracketBatches)
+    n_layer: int = setting(2, "transformer blocks")
+    n_embd: int = setting(32, "channels per position")
+    n_head: int = setting(4, "attention heads")
+    positions: str = setting("sinusoidal", "'sinusoidal' or 'learned' position embeddings")
+    max_length: int = setting(40, "longest training string (even)")
+    test_max_length: int = setting(60, "longest test string; the lengths above --max-length are "
+                                       "the 'longer' test")
+    steps: int = setting(3500, "training steps")
+    batch_size: int = setting(64, "strings per step")
+    lr: float = setting(5e-3, "peak learning rate")
+    weight_decay: float = setting(0.01, "AdamW's weight decay")
+    seed: int = setting(0, "seed of the weights, the data and the test sets")
+    test_size: int = setting(2000, "test strings per group (seen lengths, longer lengths)")
+    mix: str = setting("even", "training batches: 'even' (the test's mix) or 'hard' (half the "
+                               "negatives swapped, lengths drawn in proportion to themselves)")
+
+    def __post_init__(self):
+        if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a positive multiple of "
+                             f"n_head ({self.n_head})")
+        if self.max_length < 2 or self.max_length % 2:
+            raise ValueError(f"max_length must be even and at least 2, got {self.max_length}")
+        if self.test_max_length < self.max_length + 2:
+            raise ValueError(f"test_max_length must be at least max_length + 2, "
+                             f"got {self.test_max_length}")
+        if min(self.n_layer, self.steps, self.batch_size, self.test_size) < 1 or self.lr <= 0:
+            raise ValueError("n_layer, steps, batch_size, test_size and lr must be positive")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be at least 0, got {self.weight_decay}")
+        if self.positions not in ("learned", "sinusoidal"):
+            raise ValueError(f"positions must be 'learned' or 'sinusoidal', got {self.positions!r}")
+        if self.mix not in ("even", "hard"):
+            raise ValueError(f"mix must be 'even' or 'hard', got {self.mix!r}")
 
 
 def build(cfg: ExperimentConfig) -> Encoder:
@@ -97,23 +130,28 @@ def train_classifier(cfg: ExperimentConfig, log=None) -> tuple[Encoder, list[dic
     `log` is called with progress lines (default: none)."""
     model = build(cfg)
     optimizer = AdamW(get_state_dict(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    config = TrainConfig(steps=cfg.steps, lr=cfg.lr, min_lr=cfg.lr / 10, warmup_steps=min(50, cfg.steps // 10),
-                         eval_interval=max(1, cfg.steps // 10), eval_batches=4, log_interval=50, seed=cfg.seed)
-    history = train(model, optimizer, BracketBatches(cfg.batch_size, cfg.max_length, cfg.mix), config,
-                    loss_fn=classification_loss, log=log)
+    config = TrainConfig(steps=cfg.steps, lr=cfg.lr, min_lr=cfg.lr / 10,
+                         warmup_steps=min(50, cfg.steps // 10),
+                         eval_interval=max(1, cfg.steps // 10), eval_batches=4, log_interval=50,
+                         seed=cfg.seed)
+    batches = BracketBatches(cfg.batch_size, cfg.max_length, cfg.mix)
+    history = train(model, optimizer, batches, config, loss_fn=classification_loss, log=log)
     return model, history
 
-def score(model: Encoder, strings: list[str], labels: np.ndarray, T: int, chunk: int = 500) -> dict:
-    """The model on a labelled set: mean loss, accuracy, and per string p(balanced) and correctness."""
-    logp = np.concatenate([model(Tensor(encode(strings[i:i + chunk], T), dtype=dtypes.int32)).log_softmax(-1).numpy()
-                           for i in range(0, len(strings), chunk)])       # (N, 2)
+def score(model: Encoder, strings: list[str], labels: np.ndarray, T: int,
+          chunk: int = 500) -> dict:
+    """The model on a labelled set: mean loss, accuracy, and per string p(balanced) and
+    correctness. strings: N strings, labels (N,) -> dict; chunk strings per forward pass."""
+    logp = np.concatenate([
+        model(Tensor(encode(strings[i:i + chunk], T), dtype=dtypes.int32)).log_softmax(-1).numpy()
+        for i in range(0, len(strings), chunk)])                          # (N, 2)
     correct = logp.argmax(-1) == labels
-    return {"loss": float(-logp[np.arange(len(labels)), labels].mean()), "accuracy": float(correct.mean()),
-            "p_balanced": np.exp(logp[:, 1]), "correct": correct}
+    return {"loss": float(-logp[np.arange(len(labels)), labels].mean()),
+            "accuracy": float(correct.mean()), "p_balanced": np.exp(logp[:, 1]), "correct": correct}
 
 
-def report(strings: list[str], labels: np.ndarray, kinds: list[str], trained: dict, untrained: dict,
-           n_examples: int = 2, max_errors: int = 10) -> dict:
+def report(strings: list[str], labels: np.ndarray, kinds: list[str], trained: dict,
+           untrained: dict, n_examples: int = 2, max_errors: int = 10) -> dict:
     """The JSON-able summary of one test set: accuracy and loss against the baselines, accuracy by
     length and by kind, and a few examples of each kind plus the model's errors."""
     lengths, kinds = np.array([len(s) for s in strings]), np.array(kinds)
@@ -121,18 +159,20 @@ def report(strings: list[str], labels: np.ndarray, kinds: list[str], trained: di
     shown = [i for k in KINDS for i in np.flatnonzero(kinds == k)[:n_examples]]
     errors = np.flatnonzero(~trained["correct"])
     shown += [int(i) for i in errors[:max_errors] if i not in shown]
+    correct = trained["correct"]
     return {
         "n": len(strings), "lengths": [int(lengths.min()), int(lengths.max())],
         "accuracy": trained["accuracy"], "loss": trained["loss"],
         "random_network": {"accuracy": untrained["accuracy"], "loss": untrained["loss"]},
-        "baselines": {"chance": 0.5, "majority_class": float(max(labels.mean(), 1 - labels.mean())),
+        "baselines": {"chance": 0.5,
+                      "majority_class": float(max(labels.mean(), 1 - labels.mean())),
                       "counting": float(counting.mean())},
         "errors": int(len(errors)),
-        "by_length": {int(n): float(trained["correct"][lengths == n].mean()) for n in np.unique(lengths)},
-        "by_kind": {k: float(trained["correct"][kinds == k].mean()) for k in KINDS},
+        "by_length": {int(n): float(correct[lengths == n].mean()) for n in np.unique(lengths)},
+        "by_kind": {k: float(correct[kinds == k].mean()) for k in KINDS},
         "examples": [{"string": strings[i], "kind": str(kinds[i]), "label": int(labels[i]),
-                      "p_balanced": round(float(trained["p_balanced"][i]), 4), "correct": bool(trained["correct"][i])}
-                     for i in shown],
+                      "p_balanced": round(float(trained["p_balanced"][i]), 4),
+                      "correct": bool(correct[i])} for i in shown],
     }
 
 def run_experiment(cfg: ExperimentConfig, log=None) -> tuple[Encoder, dict]:
@@ -142,19 +182,23 @@ def run_experiment(cfg: ExperimentConfig, log=None) -> tuple[Encoder, dict]:
     model, history = train_classifier(cfg, log)
     wall_s = time.perf_counter() - start
     untrained, T = build(cfg), cfg.test_max_length + 1
-    rng = np.random.default_rng([cfg.seed, 1])                       # not the training batches' stream
-    groups = {"seen": range(2, cfg.max_length + 1, 2), "longer": range(cfg.max_length + 2, cfg.test_max_length + 1, 2)}
+    rng = np.random.default_rng([cfg.seed, 1])                 # not the training batches' stream
+    groups = {"seen": range(2, cfg.max_length + 1, 2),
+              "longer": range(cfg.max_length + 2, cfg.test_max_length + 1, 2)}
     tests = {}
     for name, lengths in groups.items():
         strings, labels, kinds = make_examples(cfg.test_size, lengths, "test", rng)
-        tests[name] = report(strings, labels, kinds, score(model, strings, labels, T), score(untrained, strings, labels, T))
-    return model, {"settings": asdict(cfg), "parameters": sum(t.numel() for t in get_state_dict(model).values() if t.is_param),
+        tests[name] = report(strings, labels, kinds, score(model, strings, labels, T),
+                             score(untrained, strings, labels, T))
+    parameters = sum(t.numel() for t in get_state_dict(model).values() if t.is_param)
+    return model, {"settings": asdict(cfg), "parameters": parameters,
                    "train_wall_s": round(wall_s, 1), "history": history, "test": tests}
 
 
 def save_model(model: Encoder, path: str | Path) -> None:
     """The model's weights as safetensors, with its EncoderConfig in the metadata."""
-    safe_save(get_state_dict(model), str(path), metadata={"config": json.dumps(asdict(model.config))})
+    metadata = {"config": json.dumps(asdict(model.config))}
+    safe_save(get_state_dict(model), str(path), metadata=metadata)
 
 
 def load_model(path: str | Path) -> Encoder:

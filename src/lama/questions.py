@@ -2,12 +2,12 @@
 """Four questions about transformers (Jacob Hilton's Deep Learning Curriculum, chapter 1), each
 answered with a small experiment. Every experiment writes OUT/<experiment>.json:
 
-    python -m lama.questions paths      --out docs/results/questions   # Q1: recurrence vs attention
-    python -m lama.questions positions  --out docs/results/questions   # Q1: order without positions
-    python -m lama.questions scale      --out docs/results/questions   # Q2: why divide by sqrt(d_k)
-    python -m lama.questions scores     --out docs/results/questions   # Q2: four similarity functions
-    python -m lama.questions sharing    --out docs/results/questions   # Q3: shared vs separate blocks
-    python -m lama.questions residual   --out docs/results/questions   # Q4: with and without skips
+    python -m lama.questions paths      --out docs/results/questions  # Q1: recurrence vs attention
+    python -m lama.questions positions  --out docs/results/questions  # Q1: order without positions
+    python -m lama.questions scale      --out docs/results/questions  # Q2: why divide by sqrt(d_k)
+    python -m lama.questions scores     --out docs/results/questions  # Q2: four similarity functions
+    python -m lama.questions sharing    --out docs/results/questions  # Q3: shared vs separate blocks
+    python -m lama.questions residual   --out docs/results/questions  # Q4: with and without skips
 """
 import argparse
 import json
@@ -42,9 +42,9 @@ class TinyLM:
         self.wte = emb.wte                                   # (V, C)
         self.wpe = emb.wpe if positions else None            # (P, C), or no idea of order at all
         if shared:
-            self.block, self.n_layer = Block(config), n_layer   # one set of weights, used n_layer times
+            self.block, self.n_layer = Block(config), n_layer  # one set of weights, n_layer uses
         else:
-            self.h = [Block(config) for _ in range(n_layer)]    # n_layer sets of weights
+            self.h = [Block(config) for _ in range(n_layer)]   # n_layer sets of weights
         self.ln_f = LayerNorm(C, config.eps, config.bias)
         self.head = nn.Linear(C, vocab_size, config.bias)
 
@@ -99,7 +99,8 @@ def shakespeare_batches(block_size: int, batch_size: int):
 
 
 def reversal_batches(length: int, vocab_size: int, batch_size: int):
-    """The reversal task of the block chapter as get_batch(split, rng): y[:, t] = x[:, length-1-t]."""
+    """The reversal task of the block chapter as get_batch(split, rng) -> (x, y), both
+    (batch_size, length) int32, y[:, t] = x[:, length - 1 - t]."""
     def get_batch(split: str, rng: np.random.Generator):
         x, y = reversal_batch(rng, batch_size, length, vocab_size)
         return Tensor(x, dtype=dtypes.int32), Tensor(y, dtype=dtypes.int32)
@@ -114,7 +115,8 @@ def reinitialise(model, make_model, optimizer: AdamW, seed: int) -> None:
         t.assign(fresh[name])
     for t in [optimizer.t, *optimizer.m.values(), *optimizer.v.values()]:
         t.assign(Tensor.zeros(*t.shape, dtype=t.dtype))
-    Tensor.realize(*get_state_dict(model).values(), optimizer.t, *optimizer.m.values(), *optimizer.v.values())
+    Tensor.realize(*get_state_dict(model).values(), optimizer.t, *optimizer.m.values(),
+                   *optimizer.v.values())
 
 
 def train_seeds(make_model, get_batch, cfg: RunConfig, seeds: list[int], log=None,
@@ -166,7 +168,7 @@ def train_seeds(make_model, get_batch, cfg: RunConfig, seeds: list[int], log=Non
 
 
 def summarise(runs: dict[str, list[dict]], key: str = "val_loss") -> dict:
-    """Per variant: mean, standard deviation (over seeds), min and max of the last value of `key`."""
+    """Per variant: mean, standard deviation (over seeds), min and max of the last `key`."""
     out = {}
     for name, seeds in runs.items():
         last = np.array([r[key][-1] for r in seeds])
@@ -186,7 +188,7 @@ class LSTM:
 
     def __init__(self, n_in: int, n_hidden: int, forget_bias: float = 0.0, seed: int = 0):
         rng, bound, H = np.random.default_rng(seed), n_hidden ** -0.5, n_hidden
-        self.W_x = rng.uniform(-bound, bound, (n_in, 4 * H))     # gates: input, forget, cell, output
+        self.W_x = rng.uniform(-bound, bound, (n_in, 4 * H))    # gates: input, forget, cell, output
         self.W_h = rng.uniform(-bound, bound, (H, 4 * H))
         self.b = np.zeros(4 * H)
         self.b[H:2 * H] = forget_bias                               # > 0: remember by default
@@ -239,7 +241,8 @@ def influence(layer, x: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def experiment_paths(seeds: list[int], short: bool, log=None) -> dict:
     """Q1. At initialisation, how strongly does the last output depend on each earlier input, in
-    an LSTM and in one transformer block? And the structural counts: sequential steps, path length."""
+    an LSTM and in one transformer block? And the structural counts: sequential steps, path
+    length."""
     B, T, C = (4, 8, 16) if short else (16, 64, 64)
     layers = {
         "lstm": lambda seed: LSTM(C, C, seed=seed),
@@ -253,22 +256,24 @@ def experiment_paths(seeds: list[int], short: bool, log=None) -> dict:
         u = rng.standard_normal(C)                                   # the direction we read out
         for name, make in layers.items():
             Tensor.manual_seed(seed)
-            curves[name].append([float(f"{v:.4g}") for v in influence(make(seed), x, u)])
+            curve = [float(f"{v:.4g}") for v in influence(make(seed), x, u)]    # (T,)
+            curves[name].append(curve)
             if log:
                 print(f"  seed {seed} {name}: last/first influence "
-                      f"{curves[name][-1][-1] / max(curves[name][-1][0], 1e-30):.3g}", file=log, flush=True)
+                      f"{curve[-1] / max(curve[0], 1e-30):.3g}", file=log, flush=True)
     structure = {"lstm": {"sequential_steps": T, "longest_path": T - 1},
                  "transformer": {"sequential_steps_per_layer": 1, "longest_path_per_layer": 1}}
-    return {"settings": {"batch": B, "length": T, "width": C}, "influence": curves, "structure": structure}
+    return {"settings": {"batch": B, "length": T, "width": C}, "influence": curves,
+            "structure": structure}
 
 def best_without_order(length: int, vocab_size: int, n: int = 200_000, seed: int = 0) -> float:
     """The accuracy of the best reversal guess that ignores order: a model that sees its own token
     and the multiset of all tokens, but not where anything is, can do no better than to answer the
     most common of the other length - 1 tokens (Monte Carlo estimate over n sequences)."""
     x = np.random.default_rng(seed).integers(0, vocab_size, size=(n, length))
-    counts = np.stack([(x == v).sum(1) for v in range(vocab_size)], 1)      # (n, V)
-    others = counts - np.eye(vocab_size, dtype=int)[x[:, 0]]                 # without position 0's token
-    target = x[:, -1]                                                         # position 0's answer
+    counts = np.stack([(x == v).sum(1) for v in range(vocab_size)], 1)   # (n, V)
+    others = counts - np.eye(vocab_size, dtype=int)[x[:, 0]]             # without position 0's
+    target = x[:, -1]                                                     # position 0's answer
     return float((others.argmax(1) == target).mean())
 
 
@@ -294,7 +299,8 @@ def experiment_positions(seeds: list[int], short: bool, log=None) -> dict:
            "best_without_order": round(best_without_order(length, vocab), 4), "runs": {}}
 
     def finish_reversal(model, record):
-        record["accuracy"] = reversal_accuracy(model, length, vocab, cfg.batch_size if short else 2048, record["seed"])
+        n = cfg.batch_size if short else 2048
+        record["accuracy"] = reversal_accuracy(model, length, vocab, n, record["seed"])
         # Reorder the tokens: without positions, the outputs are reordered the same way, exactly.
         x = np.random.default_rng(record["seed"]).integers(0, vocab, size=(4, length))
         perm = np.random.default_rng(1).permutation(length)
@@ -340,10 +346,14 @@ def softmax_at_init(d: int, score: str, seed: int, T: int = 64, B: int = 8) -> d
     the gradient that reaches the query and key projections from a random loss."""
     Tensor.manual_seed(seed)
     attn = MultiHeadAttention(d, 1, causal=False, score=score)
-    x = LayerNorm(d)(Tensor(np.random.default_rng(seed).standard_normal((B, T, d)).astype(np.float32)))
+    rng = np.random.default_rng(seed)
+    x = LayerNorm(d)(Tensor(rng.standard_normal((B, T, d)).astype(np.float32)))   # (B, T, d)
     q, k, _ = attn.c_attn(x).split(d, dim=-1)
     q, k = attn.split_heads(q), attn.split_heads(k)                       # (B, 1, T, d)
-    scores = attn.scores(q, k) if score != "scaled_dot" else q @ k.transpose(-2, -1) / math.sqrt(d)
+    if score == "scaled_dot":
+        scores = q @ k.transpose(-2, -1) / math.sqrt(d)                   # (B, 1, T, T)
+    else:
+        scores = attn.scores(q, k)
     y, weights = attn(x, return_weights=True)                             # weights (B, 1, T, T)
     r = Tensor(np.random.default_rng(seed + 1).standard_normal((B, T, d)).astype(np.float32))
     (grad,) = (y * r).sum().gradient(attn.c_attn.weight)                  # (3d, d): q, k, v rows
@@ -365,7 +375,8 @@ def experiment_scale(seeds: list[int], short: bool, log=None) -> dict:
             runs = [softmax_at_init(d, score, seed, T=T) for seed in seeds]
             init[score][str(d)] = {key: [float(f"{r[key]:.4g}") for r in runs] for key in runs[0]}
             if log:
-                print(f"  {score} d={d}: entropy {np.mean(init[score][str(d)]['entropy']):.3f}", file=log, flush=True)
+                entropy_d = np.mean(init[score][str(d)]["entropy"])
+                print(f"  {score} d={d}: entropy {entropy_d:.3f}", file=log, flush=True)
     cfg = RunConfig(n_layer=1, n_embd=128, n_head=1, block_size=32, batch_size=16, steps=150,
                     lr=3e-3, eval_every=50, eval_batches=4)
     if short:
@@ -384,7 +395,8 @@ def experiment_sharing(seeds: list[int], short: bool, log=None) -> dict:
         cfg = replace(cfg, n_layer=2, **SHORT)
     get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
     block = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head)
-    variants = {"separate": (cfg.n_layer, False), "shared": (cfg.n_layer, True), "one_block": (1, False)}
+    variants = {"separate": (cfg.n_layer, False), "shared": (cfg.n_layer, True),
+                "one_block": (1, False)}
     runs, params, depth = {}, {}, {}
     for name, (n_layer, shared) in variants.items():
         make = lambda: TinyLM(vocab, cfg.block_size, n_layer, block, shared=shared)  # noqa: E731
@@ -408,7 +420,8 @@ def block_grad_norms(model: TinyLM, x: Tensor, y: Tensor) -> tuple[Tensor, Tenso
     param_grads, stream_grads = grads[:len(flat)], grads[len(flat):]
     per_block, i = [], 0
     for ps in params:
-        per_block.append(Tensor.stack(*[g.square().sum() for g in param_grads[i:i + len(ps)]]).sum().sqrt())
+        squares = [g.square().sum() for g in param_grads[i:i + len(ps)]]
+        per_block.append(Tensor.stack(*squares).sum().sqrt())
         i += len(ps)
     stream_norms = Tensor.stack(*[g.square().sum().sqrt() for g in stream_grads])
     return Tensor.stack(*per_block), stream_norms

@@ -22,24 +22,27 @@ from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 
 
 def reversal_batch(rng: np.random.Generator, batch_size: int, length: int, vocab_size: int):
-    """Uniform random tokens x (batch_size, length) and their reversal y, y[:, t] = x[:, length-1-t]."""
+    """Uniform random tokens x (batch_size, length) and their reversal y:
+    y[:, t] = x[:, length - 1 - t]."""
     x = rng.integers(0, vocab_size, size=(batch_size, length), dtype=np.int32)
     return x, np.ascontiguousarray(x[:, ::-1])
 
 
 class ReversalModel:
-    """Token and position embeddings, one Block, a final LayerNorm and a readout at every position."""
+    """Token and position embeddings, one Block, a final LayerNorm and a readout at every
+    position. tokens (B, length) -> logits (B, length, vocab_size)."""
 
     def __init__(self, vocab_size: int, length: int, config: BlockConfig):
         # What each token is, and where it is: reversal is all about where.
-        embedding = EmbeddingConfig(vocab_size=vocab_size, n_positions=length, d_model=config.n_embd)
+        embedding = EmbeddingConfig(vocab_size, length, config.n_embd)   # (V, C) and (T, C)
         self.embed = TokenPositionEmbedding(embedding)  # learned positions, as in GPT-2
         self.block = Block(config)
         self.ln_f = LayerNorm(config.n_embd, config.eps, config.bias)  # the block is pre-LN
         self.head = nn.Linear(config.n_embd, vocab_size, config.bias)
 
     def __call__(self, tokens: Tensor, return_weights: bool = False):
-        """tokens (B, T) int -> logits (B, T, vocab_size); with return_weights also (B, n_head, T, T)."""
+        """tokens (B, T) int -> logits (B, T, vocab_size); with return_weights also the
+        attention weights (B, n_head, T, T)."""
         x, weights = self.block(self.embed(tokens), return_weights=True)  # (B, T, C)
         logits = self.head(self.ln_f(x))                                    # (B, T, vocab_size)
         return (logits, weights) if return_weights else logits
@@ -89,7 +92,8 @@ def train_reversal(cfg: ReversalConfig, log=None) -> tuple[ReversalModel, list[f
 def evaluate(model: ReversalModel, cfg: ReversalConfig) -> dict:
     """Accuracy and loss at each output position on cfg.eval_size held-out sequences, and the
     accuracy averaged over the first and the second half of the positions."""
-    x, y = reversal_batch(np.random.default_rng(cfg.seed + 1), cfg.eval_size, cfg.length, cfg.vocab_size)
+    rng = np.random.default_rng(cfg.seed + 1)                            # not the training data
+    x, y = reversal_batch(rng, cfg.eval_size, cfg.length, cfg.vocab_size)
     logits = model(Tensor(x, dtype=dtypes.int32))                        # (N, T, vocab_size)
     log_probs = logits.log_softmax(-1).numpy()
     accuracy = (log_probs.argmax(-1) == y).mean(0)                       # (T,)
