@@ -5,11 +5,10 @@ balanced brackets by
 
     python -m lama.classifier --out docs/results
 """
-import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,8 @@ from tinygrad.nn.state import (get_state_dict, load_state_dict, safe_load, safe_
 
 from lama.block import Block, BlockConfig, LayerNorm
 from lama.brackets import KINDS, PAD, VOCAB_SIZE, BracketBatches, encode, make_examples
+from lama.cli import Parser, add_config_options, atomic_save, atomic_write_json, config_from_args, \
+    recorded_command
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 from lama.self_attention import padding_mask
 from lama.train import AdamW, TrainConfig, train
@@ -76,29 +77,25 @@ def classification_loss(model: Encoder, ids: Tensor, labels: Tensor) -> Tensor:
     """Mean cross-entropy of the sequence labels: ids (B, T), labels (B,) int -> scalar."""
     return model(ids).sparse_categorical_crossentropy(labels)
 
-def setting(default, help: str):
-    """A config field with the help text that the command line shows for it."""
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class ExperimentConfig:
-    """The brackets experiment: model, data and training settings."""
-    n_layer: int = setting(2, "transformer blocks")
-    n_embd: int = setting(32, "channels per position")
-    n_head: int = setting(4, "attention heads")
-    positions: str = setting("sinusoidal", "'sinusoidal' or 'learned' position embeddings")
-    max_length: int = setting(40, "longest training string (even)")
-    test_max_length: int = setting(60, "longest test string; the lengths above --max-length are "
-                                       "the 'longer' test")
-    steps: int = setting(3500, "training steps")
-    batch_size: int = setting(64, "strings per step")
-    lr: float = setting(5e-3, "peak learning rate")
-    weight_decay: float = setting(0.01, "AdamW's weight decay")
-    seed: int = setting(0, "seed of the weights, the data and the test sets")
-    test_size: int = setting(2000, "test strings per group (seen lengths, longer lengths)")
-    mix: str = setting("even", "training batches: 'even' (the test's mix) or 'hard' (half the "
-                               "negatives swapped, lengths drawn in proportion to themselves)")
+    """The brackets experiment: model, data and training settings (help: the command line's)."""
+    n_layer: int = field(default=2, metadata={"help": "transformer blocks"})
+    n_embd: int = field(default=32, metadata={"help": "channels per position"})
+    n_head: int = field(default=4, metadata={"help": "attention heads"})
+    positions: str = field(default="sinusoidal", metadata={"help": "'sinusoidal' or 'learned'"})
+    max_length: int = field(default=40, metadata={"help": "longest training string (even)"})
+    test_max_length: int = field(default=60, metadata={
+        "help": "longest test string; the lengths above --max-length are the 'longer' test"})
+    steps: int = field(default=3500, metadata={"help": "training steps"})
+    batch_size: int = field(default=64, metadata={"help": "strings per step"})
+    lr: float = field(default=5e-3, metadata={"help": "peak learning rate"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW's weight decay"})
+    seed: int = field(default=0, metadata={"help": "seed of the weights, data and test sets"})
+    test_size: int = field(default=2000, metadata={"help": "test strings per group"})
+    mix: str = field(default="even", metadata={
+        "help": "training batches: 'even' (the test's mix) or 'hard' (half the negatives "
+                "swapped, lengths drawn in proportion to themselves; see BracketBatches)"})
 
     def __post_init__(self):
         if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head:
@@ -198,7 +195,7 @@ def run_experiment(cfg: ExperimentConfig, log=None) -> tuple[Encoder, dict]:
 def save_model(model: Encoder, path: str | Path) -> None:
     """The model's weights as safetensors, with its EncoderConfig in the metadata."""
     metadata = {"config": json.dumps(asdict(model.config))}
-    safe_save(get_state_dict(model), str(path), metadata=metadata)
+    atomic_save(path, lambda tmp: safe_save(get_state_dict(model), str(tmp), metadata=metadata))
 
 
 def load_model(path: str | Path) -> Encoder:
@@ -208,54 +205,23 @@ def load_model(path: str | Path) -> Encoder:
     load_state_dict(model, safe_load(str(path)), verbose=False)
     return model
 
-HELP = {"n_layer": "transformer blocks", "n_embd": "channels per position", "n_head": "attention heads",
-        "positions": "'sinusoidal' or 'learned' position embeddings", "max_length": "longest training string (even)",
-        "test_max_length": "longest test string; the lengths above --max-length are the 'longer' test",
-        "steps": "training steps", "batch_size": "strings per step", "lr": "peak learning rate",
-        "weight_decay": "AdamW's weight decay", "seed": "seed of the weights, the data and the test sets",
-        "test_size": "test strings per group",
-        "mix": "'hard' (half the negatives swapped, lengths drawn in proportion to themselves) or 'even' training batches"}
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message):  # a user mistake: one line and exit status 2, not the usage text
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineErrors(prog="python -m lama.classifier",
-                           description="Train an encoder-only transformer to tell balanced bracket strings from "
-                                       "unbalanced ones, and report its test accuracy as JSON.")
-    defaults = ExperimentConfig()
-    for f in fields(ExperimentConfig):
-        default = getattr(defaults, f.name)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
-                            help=HELP[f.name] + " (default: %(default)s)")
-    parser.add_argument("--out", help="write classifier.json and classifier.safetensors into this folder")
+    parser = Parser(prog="python -m lama.classifier",
+                    description="Train an encoder-only transformer to tell balanced bracket "
+                                "strings from unbalanced ones; report its test accuracy as JSON.")
+    add_config_options(parser, ExperimentConfig)
+    parser.add_argument("--out", help="write classifier.json and classifier.safetensors here")
     args = parser.parse_args(argv)
-    cfg_args = {f.name: getattr(args, f.name) for f in fields(ExperimentConfig)}
-    if cfg_args["n_embd"] <= 0 or cfg_args["n_head"] <= 0 or cfg_args["n_embd"] % cfg_args["n_head"]:
-        parser.error(f"--n-embd ({cfg_args['n_embd']}) must be a positive multiple of --n-head ({cfg_args['n_head']})")
-    if cfg_args["max_length"] < 2 or cfg_args["max_length"] % 2 or cfg_args["test_max_length"] < cfg_args["max_length"] + 2:
-        parser.error("--max-length must be even and >= 2, and --test-max-length at least --max-length + 2")
-    if min(cfg_args["n_layer"], cfg_args["steps"], cfg_args["batch_size"], cfg_args["test_size"]) < 1 \
-            or cfg_args["lr"] <= 0 or cfg_args["weight_decay"] < 0:
-        parser.error("--n-layer, --steps, --batch-size, --test-size and --lr must be positive, --weight-decay >= 0")
-    if cfg_args["positions"] not in ("learned", "sinusoidal"):
-        parser.error(f"--positions must be 'learned' or 'sinusoidal', got {cfg_args['positions']!r}")
-    if cfg_args["mix"] not in ("even", "hard"):
-        parser.error(f"--mix must be 'even' or 'hard', got {cfg_args['mix']!r}")
+    cfg = config_from_args(parser, args, ExperimentConfig)
     if args.out and not Path(args.out).is_dir():
         parser.error(f"--out {args.out}: no such folder")
-    cfg = ExperimentConfig(**cfg_args)
 
     model, results = run_experiment(cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
-    results = {"command": "python -m lama.classifier " + " ".join(sys.argv[1:] if argv is None else argv), **results}
-    text = json.dumps(results, indent=1)
+    results = {"command": recorded_command("python -m lama.classifier", argv), **results}
     if args.out:
-        Path(args.out, "classifier.json").write_text(text + "\n", encoding="utf-8")
+        atomic_write_json(Path(args.out, "classifier.json"), results)
         save_model(model, Path(args.out, "classifier.safetensors"))
-    print(text)
+    print(json.dumps(results, indent=1))
     return 0
 
 

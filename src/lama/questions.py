@@ -2,15 +2,13 @@
 """Four questions about transformers (Jacob Hilton's Deep Learning Curriculum, chapter 1), each
 answered with a small experiment. Every experiment writes OUT/<experiment>.json:
 
-    python -m lama.questions paths      --out docs/results/questions  # Q1: recurrence vs attention
-    python -m lama.questions positions  --out docs/results/questions  # Q1: order without positions
-    python -m lama.questions scale      --out docs/results/questions  # Q2: why divide by sqrt(d_k)
-    python -m lama.questions scores     --out docs/results/questions  # Q2: four similarity functions
-    python -m lama.questions sharing    --out docs/results/questions  # Q3: shared vs separate blocks
-    python -m lama.questions residual   --out docs/results/questions  # Q4: with and without skips
+    python -m lama.questions paths     --out docs/results/questions  # Q1: recurrence vs attention
+    python -m lama.questions positions --out docs/results/questions  # Q1: order without positions
+    python -m lama.questions scale     --out docs/results/questions  # Q2: why divide by sqrt(d_k)
+    python -m lama.questions scores    --out docs/results/questions  # Q2: four score functions
+    python -m lama.questions sharing   --out docs/results/questions  # Q3: shared or separate blocks
+    python -m lama.questions residual  --out docs/results/questions  # Q4: with and without skips
 """
-import argparse
-import json
 import math
 import sys
 import time
@@ -24,6 +22,7 @@ from tinygrad.nn.state import get_parameters, get_state_dict
 
 from lama.attention import entropy
 from lama.block import Block, BlockConfig, LayerNorm
+from lama.cli import Parser, atomic_write_json, fail, recorded_command
 from lama.data import CharTokenizer, DataError, TokenBatches, split, tiny_shakespeare
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 from lama.multihead import MultiHeadAttention
@@ -72,7 +71,8 @@ def num_params(model) -> int:
 
 @dataclass
 class RunConfig:
-    """The sizes and the schedule of one training run of a TinyLM."""
+    """The sizes and the schedule of one training run of a TinyLM. (The results files in
+    docs/results/questions record warmup_steps as "warmup", eval_interval as "eval_every".)"""
     n_layer: int = 2
     n_embd: int = 64
     n_head: int = 4
@@ -80,14 +80,23 @@ class RunConfig:
     batch_size: int = 16
     steps: int = 300
     lr: float = 3e-3         # peak; the cosine ends at lr / 10
-    warmup: int = 20
-    eval_every: int = 50
+    warmup_steps: int = 20
+    eval_interval: int = 50
     eval_batches: int = 8    # batches per evaluation of each split
 
+    def __post_init__(self):
+        sizes = ("n_layer", "n_embd", "n_head", "block_size", "batch_size", "steps",
+                 "eval_interval", "eval_batches")
+        if min(getattr(self, name) for name in sizes) < 1:
+            raise ValueError(f"{', '.join(sizes)} must be at least 1")
+        if self.n_embd % self.n_head or self.lr <= 0 or self.warmup_steps < 0:
+            raise ValueError("n_embd must be a multiple of n_head, lr positive and "
+                             "warmup_steps at least 0")
 
-# --short: every experiment shrinks to these sizes (the same shapes everywhere, so that the tests
-# compile few distinct kernels) and one step.
-SHORT = dict(n_embd=16, block_size=8, batch_size=4, steps=1, eval_every=1, eval_batches=1)
+
+# --short: every experiment shrinks to these sizes and one step (the same shapes everywhere, so
+# that the tests compile few distinct kernels).
+SHORT = dict(n_embd=16, block_size=8, batch_size=4, steps=1, eval_interval=1, eval_batches=1)
 
 
 def shakespeare_batches(block_size: int, batch_size: int):
@@ -122,7 +131,7 @@ def reinitialise(model, make_model, optimizer: AdamW, seed: int) -> None:
 def train_seeds(make_model, get_batch, cfg: RunConfig, seeds: list[int], log=None,
                 probe_every: int = 0, finish=None) -> list[dict]:
     """Train make_model() once per seed and return one record per seed: the train and validation
-    loss every cfg.eval_every steps (and at the end). The seed draws the initial weights and the
+    loss every cfg.eval_interval steps (and at the end). The seed draws the initial weights and the
     batches. With probe_every, the record also holds block_grad_norms on a fixed batch every
     probe_every steps; finish(model, record), when given, adds to the record after training."""
     Tensor.manual_seed(seeds[0])
@@ -148,7 +157,7 @@ def train_seeds(make_model, get_batch, cfg: RunConfig, seeds: list[int], log=Non
                     record["probe_step"].append(i)
                     record["grad_norm_params"].append([float(f"{v:.4g}") for v in p.numpy()])
                     record["grad_norm_stream"].append([float(f"{v:.4g}") for v in s.numpy()])
-                if i % cfg.eval_every == 0 or i == cfg.steps:
+                if i % cfg.eval_interval == 0 or i == cfg.steps:
                     record["step"].append(i)
                     for name in ("train", "val"):
                         loss = evaluate(eval_step, get_batch, name, cfg.eval_batches, seed)
@@ -158,7 +167,7 @@ def train_seeds(make_model, get_batch, cfg: RunConfig, seeds: list[int], log=Non
                               f"{time.perf_counter() - start:.0f} s", file=log, flush=True)
                 if i == cfg.steps:
                     break
-                lr = cosine_lr(i, cfg.lr, cfg.lr / 10, cfg.warmup, cfg.steps)
+                lr = cosine_lr(i, cfg.lr, cfg.lr / 10, cfg.warmup_steps, cfg.steps)
                 loss, _ = step(Tensor([lr], dtype=dtypes.float32), *get_batch("train", rng))
         record["seconds"] = round(time.perf_counter() - start, 1)
         if finish is not None:
@@ -290,7 +299,7 @@ def experiment_positions(seeds: list[int], short: bool, log=None) -> dict:
     (bidirectional blocks), and check that without one, permuting the input permutes the output."""
     length, vocab = 8, 10
     cfg = RunConfig(n_layer=1, n_embd=64, n_head=4, block_size=length, batch_size=64, steps=300,
-                    lr=3e-3, eval_every=100, eval_batches=4)
+                    lr=3e-3, eval_interval=100, eval_batches=4)
     if short:
         cfg = replace(cfg, **SHORT)
     get_batch = reversal_batches(length, vocab, cfg.batch_size)
@@ -333,7 +342,7 @@ def train_scores(cfg: RunConfig, scores, seeds: list[int], log=None) -> tuple[di
 def experiment_scores(seeds: list[int], short: bool, log=None) -> dict:
     """Q2. The same char-level model trained with each of the four similarity functions."""
     cfg = RunConfig(n_layer=2, n_embd=64, n_head=4, block_size=32, batch_size=16, steps=150,
-                    lr=3e-3, eval_every=50, eval_batches=4)
+                    lr=3e-3, eval_interval=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=1, **SHORT)
     runs, vocab = train_scores(cfg, ("dot", "scaled_dot", "general", "additive"), seeds, log)
@@ -378,7 +387,7 @@ def experiment_scale(seeds: list[int], short: bool, log=None) -> dict:
                 entropy_d = np.mean(init[score][str(d)]["entropy"])
                 print(f"  {score} d={d}: entropy {entropy_d:.3f}", file=log, flush=True)
     cfg = RunConfig(n_layer=1, n_embd=128, n_head=1, block_size=32, batch_size=16, steps=150,
-                    lr=3e-3, eval_every=50, eval_batches=4)
+                    lr=3e-3, eval_interval=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=1, **SHORT)
     runs, _ = train_scores(cfg, ("dot", "scaled_dot"), seeds, log)
@@ -390,7 +399,7 @@ def experiment_sharing(seeds: list[int], short: bool, log=None) -> dict:
     """Q3. n_layer blocks with their own weights, one block applied n_layer times (the same depth
     and compute, a quarter of the block parameters), and a single block (the same parameters)."""
     cfg = RunConfig(n_layer=4, n_embd=64, n_head=4, block_size=32, batch_size=8, steps=200,
-                    lr=3e-3, eval_every=50, eval_batches=4)
+                    lr=3e-3, eval_interval=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=2, **SHORT)
     get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
@@ -431,7 +440,7 @@ def experiment_residual(seeds: list[int], short: bool, log=None) -> dict:
     """Q4. A deep pre-LN model with and without its residual connections: the loss, and the
     gradient norm of every block's parameters and at every block's input, during training."""
     cfg = RunConfig(n_layer=8, n_embd=64, n_head=4, block_size=32, batch_size=8, steps=150,
-                    lr=3e-3, eval_every=50, eval_batches=4)
+                    lr=3e-3, eval_interval=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=2, **SHORT)
     get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
@@ -440,33 +449,30 @@ def experiment_residual(seeds: list[int], short: bool, log=None) -> dict:
         block = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head, residual=residual)
         make = lambda: TinyLM(vocab, cfg.block_size, cfg.n_layer, block)  # noqa: E731
         runs["residual" if residual else "no_residual"] = train_seeds(
-            make, get_batch, cfg, seeds, log, probe_every=cfg.eval_every)
+            make, get_batch, cfg, seeds, log, probe_every=cfg.eval_interval)
     return {"settings": asdict(cfg), "runs": runs, "summary": summarise(runs),
             "uniform_loss": math.log(vocab)}
 
 EXPERIMENTS = {
-    "paths": (experiment_paths, "Q1: how far apart two positions are, for an LSTM and for attention"),
+    "paths": (experiment_paths, "Q1: how far apart two positions are, for an LSTM and attention"),
     "positions": (experiment_positions, "Q1: reversal with and without a position table"),
     "scale": (experiment_scale, "Q2: the softmax with and without dividing by sqrt(d_k)"),
     "scores": (experiment_scores, "Q2: dot, scaled_dot, general and additive scores, trained"),
     "sharing": (experiment_sharing, "Q3: separate weights per block, or one block repeated"),
     "residual": (experiment_residual, "Q4: a deep model with and without residual connections"),
 }
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message):  # a user mistake: one line and exit status 2, not a traceback
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+PROG = "python -m lama.questions"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineErrors(
-        prog="python -m lama.questions",
-        description="Run one experiment of the chapter 'Four questions about transformers' and write "
-                    "its results to OUT/<experiment>.json.",
+    parser = Parser(
+        prog=PROG,
+        description="Run one experiment of the chapter 'Four questions about transformers' and "
+                    "write its results to OUT/<experiment>.json.",
         epilog="experiments: " + "; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()))
     parser.add_argument("experiment", choices=sorted(EXPERIMENTS), help="which experiment to run")
-    parser.add_argument("--out", required=True, help="folder for the result (docs/results/questions)")
+    parser.add_argument("--out", required=True,
+                        help="folder for the result (docs/results/questions)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="seeds of the weights and data, one run each (default: 0 1 2)")
     parser.add_argument("--short", action="store_true",
@@ -485,15 +491,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(args.seeds, args.short, log=sys.stderr)
     except DataError as e:
-        print(f"python -m lama.questions: error: {e}", file=sys.stderr)
-        return 2
-    command = "python -m lama.questions " + " ".join(sys.argv[1:] if argv is None else argv)
-    result = {"experiment": args.experiment, "question": question, "command": command,
-              "seeds": args.seeds, "short": args.short, **result,
-              "wall_seconds": round(time.perf_counter() - start, 1)}
+        return fail(PROG, str(e))
+    result = {"experiment": args.experiment, "question": question,
+              "command": recorded_command(PROG, argv), "seeds": args.seeds, "short": args.short,
+              **result, "wall_seconds": round(time.perf_counter() - start, 1)}
     out.mkdir(exist_ok=True)
-    path = out / f"{args.experiment}.json"
-    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    path = atomic_write_json(out / f"{args.experiment}.json", result)
     print(f"wrote {path} in {result['wall_seconds']:.0f} s", file=sys.stderr)
     print(path)
     return 0

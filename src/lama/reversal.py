@@ -4,12 +4,11 @@ already seen. Writes the per-position accuracy of a causal and a bidirectional m
 
     python -m lama.reversal --out docs/results/reversal.json
 """
-import argparse
 import json
 import math
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from tinygrad.helpers import Context
 from tinygrad.nn.state import get_parameters
 
 from lama.block import Block, BlockConfig, LayerNorm
+from lama.cli import Parser, add_config_options, atomic_write, config_from_args, recorded_command
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 
 
@@ -49,16 +49,28 @@ class ReversalModel:
 
 @dataclass
 class ReversalConfig:
-    length: int = 8           # tokens per sequence; even, so that the two halves are equal
-    vocab_size: int = 10      # chance accuracy is 1 / vocab_size
-    n_embd: int = 64
-    n_head: int = 4
-    causal: bool = True
-    steps: int = 300
-    batch_size: int = 64
-    lr: float = 3e-3
-    seed: int = 0
-    eval_size: int = 2048     # held-out sequences for the accuracy per position
+    """The reversal experiment: the task, the block and the training run."""
+    length: int = field(default=8, metadata={"help": "tokens per sequence, even"})
+    vocab_size: int = field(default=10, metadata={"help": "distinct tokens; chance: 1/vocab_size"})
+    n_embd: int = field(default=64, metadata={"help": "channels of the block"})
+    n_head: int = field(default=4, metadata={"help": "attention heads"})
+    causal: bool = field(default=True, metadata={"help": "mask the future"})
+    steps: int = field(default=300, metadata={"help": "training steps"})
+    batch_size: int = field(default=64, metadata={"help": "sequences per step"})
+    lr: float = field(default=3e-3, metadata={"help": "AdamW's learning rate"})
+    seed: int = field(default=0, metadata={"help": "seed of the initial weights and of the data"})
+    eval_size: int = field(default=2048, metadata={"help": "held-out sequences"})
+
+    def __post_init__(self):
+        if self.length < 2 or self.length % 2:   # even: the two halves are equal
+            raise ValueError(f"length must be even and at least 2, got {self.length}")
+        if self.vocab_size < 2:
+            raise ValueError(f"vocab_size must be at least 2, got {self.vocab_size}")
+        if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a positive multiple of "
+                             f"n_head ({self.n_head})")
+        if min(self.steps, self.batch_size, self.eval_size) < 1 or self.lr <= 0:
+            raise ValueError("steps, batch_size, eval_size and lr must be positive")
 
 
 def train_reversal(cfg: ReversalConfig, log=None) -> tuple[ReversalModel, list[float]]:
@@ -104,59 +116,37 @@ def evaluate(model: ReversalModel, cfg: ReversalConfig) -> dict:
             "first_half": round(float(accuracy[:half].mean()), 4),
             "second_half": round(float(accuracy[half:].mean()), 4)}
 
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message):  # a user mistake gets one line and exit status 2, not the usage text
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-HELP = {"length": "tokens per sequence, even", "vocab_size": "distinct tokens; chance is 1/vocab_size",
-        "n_embd": "channels of the block", "n_head": "attention heads", "steps": "training steps",
-        "batch_size": "sequences per step", "lr": "AdamW's learning rate",
-        "seed": "seed of the initial weights and of the data", "eval_size": "held-out sequences"}
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineErrors(
-        prog="python -m lama.reversal",
-        description="Train one transformer block to reverse random sequences, once with a causal mask "
-                    "and once without, and report the accuracy at each output position as JSON.")
-    defaults = ReversalConfig()
-    for f in fields(ReversalConfig):
-        if f.name != "causal":
-            default = getattr(defaults, f.name)
-            parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
-                                help=HELP[f.name] + " (default: %(default)s)")
+    parser = Parser(prog="python -m lama.reversal",
+                    description="Train one transformer block to reverse random sequences, once "
+                                "with a causal mask and once without, and report the accuracy at "
+                                "each output position as JSON.")
+    add_config_options(parser, ReversalConfig, exclude=("causal",))
     parser.add_argument("--masks", nargs="+", choices=["causal", "bidirectional"],
-                        default=["causal", "bidirectional"], help="the models to train (default: both)")
-    parser.add_argument("--out", help="also write the JSON to this file (docs/results/reversal.json)")
+                        default=["causal", "bidirectional"],
+                        help="the models to train (default: both)")
+    parser.add_argument("--out", help="also write the JSON to this file "
+                                      "(docs/results/reversal.json)")
     args = parser.parse_args(argv)
-    settings = {f.name: getattr(args, f.name) for f in fields(ReversalConfig) if f.name != "causal"}
-    if settings["length"] < 2 or settings["length"] % 2:
-        parser.error(f"--length must be even and at least 2, got {settings['length']}")
-    if settings["vocab_size"] < 2:
-        parser.error(f"--vocab-size must be at least 2, got {settings['vocab_size']}")
-    n_embd, n_head = settings["n_embd"], settings["n_head"]
-    if n_embd <= 0 or n_head <= 0 or n_embd % n_head:
-        parser.error(f"--n-embd ({n_embd}) must be a positive multiple of --n-head ({n_head})")
-    if min(settings["steps"], settings["batch_size"], settings["eval_size"]) < 1 or settings["lr"] <= 0:
-        parser.error("--steps, --batch-size, --eval-size and --lr must be positive")
-    if args.out and not Path(args.out).resolve().parent.is_dir():
-        parser.error(f"--out {args.out}: the folder {Path(args.out).resolve().parent} does not exist")
+    cfg = config_from_args(parser, args, ReversalConfig)
+    folder = Path(args.out).resolve().parent if args.out else None
+    if folder is not None and not folder.is_dir():
+        parser.error(f"--out {args.out}: the folder {folder} does not exist")
 
-    result = {"command": "python -m lama.reversal " + " ".join(sys.argv[1:] if argv is None else argv),
-              "settings": settings, "chance": 1 / settings["vocab_size"],
-              "chance_loss": math.log(settings["vocab_size"]), "runs": {}}
+    settings = {k: v for k, v in asdict(cfg).items() if k != "causal"}
+    result = {"command": recorded_command("python -m lama.reversal", argv), "settings": settings,
+              "chance": 1 / cfg.vocab_size, "chance_loss": math.log(cfg.vocab_size), "runs": {}}
     for name in args.masks:
-        cfg = ReversalConfig(**settings, causal=name == "causal")
+        cfg = replace(cfg, causal=name == "causal")
         print(f"training the {name} model", file=sys.stderr)
         start = time.perf_counter()
         model, losses = train_reversal(cfg, log=sys.stderr)
         print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        every_10th = [round(l, 4) for l in losses[::10]]
+        every_10th = [round(loss, 4) for loss in losses[::10]]
         result["runs"][name] = {**evaluate(model, cfg), "train_loss": every_10th}
     text = json.dumps(result, indent=1)
     if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        atomic_write(args.out, text + "\n")
     print(text)
     return 0
 
