@@ -21,7 +21,8 @@ from tinygrad.nn.state import get_parameters, get_state_dict
 from lama.block import Block, BlockConfig
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 from lama.self_attention import scaled_dot_product_attention
-from lama.train import AdamW, load_checkpoint, make_eval_step, make_train_step, save_checkpoint
+from lama.checkpoint import load_checkpoint, save_checkpoint
+from lama.train import AdamW, make_eval_step, make_train_step
 
 def make_split(p: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """All p * p pairs (a, b), shuffled by `seed`: the first int(frac * p * p) for training, the

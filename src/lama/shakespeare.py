@@ -21,6 +21,7 @@ import numpy as np
 from tinygrad import Tensor
 from tinygrad.nn.state import get_state_dict
 
+from lama.checkpoint import Checkpoints
 from lama.data import CharTokenizer, DataError, TokenBatches, split, tiny_shakespeare
 from lama.generate import Generator
 from lama.model import GPT, GPTConfig
@@ -92,7 +93,7 @@ def run(cfg: ShakespeareConfig, out: str | os.PathLike, work: str | os.PathLike,
     model = build(cfg, tokenizer.vocab_size)
     optimizer = AdamW(get_state_dict(model), lr=cfg.lr, betas=(0.9, cfg.beta2), weight_decay=cfg.weight_decay)
     start = time.perf_counter()
-    history = train(model, optimizer, batches, cfg.train_config(), out_dir=work, meta=asdict(cfg),
+    history = train(model, optimizer, batches, cfg.train_config(), Checkpoints(work, meta=asdict(cfg)),
                     on_record=Sampler(tokenizer, cfg.sample_chars, cfg.seed), **({"log": log} if log else {}))
     out = Path(out)
     save_gpt2(model, out, extra={"tokenizer": {"kind": "char", "chars": tokenizer.chars}})
