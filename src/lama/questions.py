@@ -27,7 +27,7 @@ from lama.data import CharTokenizer, DataError, TokenBatches, split, tiny_shakes
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 from lama.multihead import MultiHeadAttention
 from lama.reversal import reversal_batch
-from lama.train import AdamW, cosine_lr, evaluate, lm_loss, make_eval_step, make_train_step
+from lama.train import AdamW, TrainConfig, lm_loss, make_eval_step, make_train_step, train
 
 class TinyLM:
     """Token embeddings (plus a learned position table, unless positions=False), n_layer blocks, a
@@ -93,6 +93,13 @@ class RunConfig:
             raise ValueError("n_embd must be a multiple of n_head, lr positive and "
                              "warmup_steps at least 0")
 
+    def train_config(self, seed: int) -> TrainConfig:
+        """The schedule of lama.train for one seed (which also draws the batches)."""
+        return TrainConfig(steps=self.steps, lr=self.lr, min_lr=self.lr / 10,
+                           warmup_steps=self.warmup_steps, grad_clip=1.0,
+                           eval_interval=self.eval_interval, eval_batches=self.eval_batches,
+                           log_interval=self.eval_interval, seed=seed)
+
 
 # --short: every experiment shrinks to these sizes and one step (the same shapes everywhere, so
 # that the tests compile few distinct kernels).
@@ -103,8 +110,8 @@ def shakespeare_batches(block_size: int, batch_size: int):
     """Char-level tiny Shakespeare as get_batch(split, rng), and its vocabulary size (65)."""
     text = tiny_shakespeare(progress=False)
     tok = CharTokenizer.from_text(text)
-    train, val = split(tok.encode(text))
-    return TokenBatches(train, val, batch_size, block_size), tok.vocab_size
+    train_ids, val_ids = split(tok.encode(text))
+    return TokenBatches(train_ids, val_ids, batch_size, block_size), tok.vocab_size
 
 
 def reversal_batches(length: int, vocab_size: int, batch_size: int):
@@ -122,53 +129,50 @@ def reinitialise(model, make_model, optimizer: AdamW, seed: int) -> None:
     fresh = get_state_dict(make_model())
     for name, t in get_state_dict(model).items():
         t.assign(fresh[name])
-    for t in [optimizer.t, *optimizer.m.values(), *optimizer.v.values()]:
+    state = [optimizer.t, *optimizer.m.values(), *optimizer.v.values()]
+    for t in state:
         t.assign(Tensor.zeros(*t.shape, dtype=t.dtype))
-    Tensor.realize(*get_state_dict(model).values(), optimizer.t, *optimizer.m.values(),
-                   *optimizer.v.values())
+    Tensor.realize(*get_state_dict(model).values(), *state)
 
 
 def train_seeds(make_model, get_batch, cfg: RunConfig, seeds: list[int], log=None,
-                probe_every: int = 0, finish=None) -> list[dict]:
-    """Train make_model() once per seed and return one record per seed: the train and validation
-    loss every cfg.eval_interval steps (and at the end). The seed draws the initial weights and the
-    batches. With probe_every, the record also holds block_grad_norms on a fixed batch every
-    probe_every steps; finish(model, record), when given, adds to the record after training."""
+                probe: bool = False, finish=None) -> list[dict]:
+    """Train make_model() once per seed with lama.train and return one record per seed: the train
+    and validation loss every cfg.eval_interval steps (and at the end). With probe, the record
+    also holds block_grad_norms on a fixed batch at every evaluation; finish(model, record), when
+    given, adds to the record after training. `log` is a file for progress lines."""
     Tensor.manual_seed(seeds[0])
     model = make_model()
     optimizer = AdamW(get_state_dict(model), lr=cfg.lr, weight_decay=0.1)
-    step = make_train_step(model, optimizer, lm_loss, grad_clip=1.0)
-    eval_step = make_eval_step(model, lm_loss)
-    probe = TinyJit(lambda x, y: [t.realize() for t in block_grad_norms(model, x, y)])
+    steps = {"train_step": make_train_step(model, optimizer, lm_loss, grad_clip=1.0),
+             "eval_step": make_eval_step(model, lm_loss)}          # compiled once, for every seed
+    grad_norms = TinyJit(lambda x, y: [t.realize() for t in block_grad_norms(model, x, y)])
     records = []
     for n, seed in enumerate(seeds):
         if n > 0:
             reinitialise(model, make_model, optimizer, seed)
-        rng = np.random.default_rng(seed)
         probe_batch = get_batch("train", np.random.default_rng([seed, 99]))
         record = {"seed": seed, "step": [], "train_loss": [], "val_loss": []}
-        if probe_every:
+        if probe:
             record.update(probe_step=[], grad_norm_params=[], grad_norm_stream=[])
+
+        def on_record(r: dict, model) -> None:
+            if probe:
+                params, stream = grad_norms(*probe_batch)
+                record["probe_step"].append(r["step"])
+                record["grad_norm_params"].append([float(f"{v:.4g}") for v in params.numpy()])
+                record["grad_norm_stream"].append([float(f"{v:.4g}") for v in stream.numpy()])
+            record["step"].append(r["step"])
+            for name in ("train_loss", "val_loss"):
+                record[name].append(round(r[name], 4))
+
+        def progress(line: str) -> None:
+            if log:
+                print(f"  seed {seed} {line}", file=log, flush=True)
+
         start = time.perf_counter()
-        with Context(TRAINING=1):
-            for i in range(cfg.steps + 1):
-                if probe_every and (i % probe_every == 0 or i == cfg.steps):
-                    p, s = probe(*probe_batch)
-                    record["probe_step"].append(i)
-                    record["grad_norm_params"].append([float(f"{v:.4g}") for v in p.numpy()])
-                    record["grad_norm_stream"].append([float(f"{v:.4g}") for v in s.numpy()])
-                if i % cfg.eval_interval == 0 or i == cfg.steps:
-                    record["step"].append(i)
-                    for name in ("train", "val"):
-                        loss = evaluate(eval_step, get_batch, name, cfg.eval_batches, seed)
-                        record[f"{name}_loss"].append(round(loss, 4))
-                    if log:
-                        print(f"  seed {seed} step {i:4d}  val loss {record['val_loss'][-1]:.4f}  "
-                              f"{time.perf_counter() - start:.0f} s", file=log, flush=True)
-                if i == cfg.steps:
-                    break
-                lr = cosine_lr(i, cfg.lr, cfg.lr / 10, cfg.warmup_steps, cfg.steps)
-                loss, _ = step(Tensor([lr], dtype=dtypes.float32), *get_batch("train", rng))
+        train(model, optimizer, get_batch, cfg.train_config(seed), on_record=on_record,
+              log=progress, **steps)
         record["seconds"] = round(time.perf_counter() - start, 1)
         if finish is not None:
             finish(model, record)
@@ -449,7 +453,7 @@ def experiment_residual(seeds: list[int], short: bool, log=None) -> dict:
         block = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head, residual=residual)
         make = lambda: TinyLM(vocab, cfg.block_size, cfg.n_layer, block)  # noqa: E731
         runs["residual" if residual else "no_residual"] = train_seeds(
-            make, get_batch, cfg, seeds, log, probe_every=cfg.eval_interval)
+            make, get_batch, cfg, seeds, log, probe=True)
     return {"settings": asdict(cfg), "runs": runs, "summary": summarise(runs),
             "uniform_loss": math.log(vocab)}
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Tensor, TinyJit, dtypes, nn
-from tinygrad.helpers import Context
 from tinygrad.nn.state import get_parameters
 
 from lama.block import Block, BlockConfig, LayerNorm
 from lama.cli import Parser, add_config_options, atomic_write, config_from_args, recorded_command
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
+from lama.train import TrainConfig, lm_loss, train
 
 
 def reversal_batch(rng: np.random.Generator, batch_size: int, length: int, vocab_size: int):
@@ -74,32 +74,38 @@ class ReversalConfig:
 
 
 def train_reversal(cfg: ReversalConfig, log=None) -> tuple[ReversalModel, list[float]]:
-    """Train a one-block model on reversal; return it and the loss of every step.
+    """Train a one-block model on reversal with lama.train; return it and the loss of every step.
     Progress goes to `log` (a file such as sys.stderr) when given."""
     Tensor.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     config = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head, causal=cfg.causal)
     model = ReversalModel(cfg.vocab_size, cfg.length, config)
     params = get_parameters(model)
-    Tensor.realize(*params)  # initialise now, rather than inside the first (compiled) step
+    Tensor.realize(*params)          # draw the initial weights now, with this seed's generator
     opt = nn.optim.AdamW(params, lr=cfg.lr, fused=True)  # fused: one update for all parameters
 
+    def get_batch(split: str, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
+        x, y = reversal_batch(rng, cfg.batch_size, cfg.length, cfg.vocab_size)   # (B, T) each
+        return Tensor(x, dtype=dtypes.int32), Tensor(y, dtype=dtypes.int32)
+
     @TinyJit
-    def step(x: Tensor, y: Tensor) -> Tensor:
-        loss = model(x).sparse_categorical_crossentropy(y)  # mean over all positions
+    def step(lr: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """One update at tinygrad's constant learning rate (lr is cfg.lr at every step); the loss
+        is realized after the update, as this experiment's recorded losses were."""
+        loss = lm_loss(model, x, y)                      # mean over all positions
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return loss.realize()
+        return loss.realize(), loss                      # no gradient norm: no clipping here
 
-    losses = []
-    with Context(TRAINING=1):
-        for i in range(cfg.steps):
-            x, y = reversal_batch(rng, cfg.batch_size, cfg.length, cfg.vocab_size)
-            losses.append(step(Tensor(x, dtype=dtypes.int32), Tensor(y, dtype=dtypes.int32)).item())
-            if log is not None and (i % 50 == 0 or i == cfg.steps - 1):
-                print(f"step {i:4d}  loss {losses[-1]:.4f}", file=log)
-    return model, losses
+    # No evaluation during training: a record after every step (eval_interval=1, no metrics)
+    # keeps each step's loss, as step_loss.
+    schedule = TrainConfig(steps=cfg.steps, lr=cfg.lr, min_lr=cfg.lr, warmup_steps=0,
+                           schedule="constant", grad_clip=0.0, eval_interval=1, log_interval=50,
+                           seed=cfg.seed)
+    progress = (lambda line: print(line, file=log)) if log is not None else None
+    history = train(model, opt, get_batch, schedule, eval_fn=lambda model: {}, log=progress,
+                    train_step=step)
+    return model, [record["step_loss"] for record in history[1:]]
 
 def evaluate(model: ReversalModel, cfg: ReversalConfig) -> dict:
     """Accuracy and loss at each output position on cfg.eval_size held-out sequences, and the
