@@ -6,8 +6,10 @@ the view's script and data inlined (to_html), and the command line:
 """
 from __future__ import annotations
 
+import argparse
 import html
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -102,7 +104,7 @@ def load(name: str, weights: str | None = None):
 def natural(text: str) -> int:
     value = int(text)
     if value < 0:
-        raise ValueError(f"must be 0 or more, got {text}")
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
     return value
 
 
@@ -127,8 +129,8 @@ def check(args, out: Path, texts: list[str]) -> str | None:
     picture = out.suffix.lower() in PICTURES
     if out.suffix.lower() not in SUFFIXES:
         return f"--out {out}: the name must end in one of {', '.join(SUFFIXES)}"
-    if not out.parent.is_dir():
-        return f"--out {out}: there is no folder {out.parent}/"
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        return f"--out {out}: cannot write into {out.parent}/ (no such folder, or not writable)"
     if any(not t for t in texts):
         return "a --text is empty; give the text whose attention to show"
     if picture and len(texts) > 1:
