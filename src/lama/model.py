@@ -90,9 +90,10 @@ class GPT:
         Tensor.realize(*get_parameters(self))
 
     def __call__(self, ids: Tensor, start_pos=0, cache: list[Tensor] | None = None,
-                 at: int | None = None) -> Tensor:
+                 at: int | None = None, return_weights: bool = False):
         """ids (B, T) int -> logits (B, T, V); with at (an index into T, -1 for the last), only the
         logits of that position, (B, 1, V), which saves the output layer's work for the others.
+        With return_weights (no cache), (logits, weights): a list of n_layer (B, n_head, T, T).
 
         start_pos: the position of ids[:, 0]; more than 0 only with a cache that holds the keys and
         values of the start_pos tokens before (see new_cache). An int, or a bound tinygrad Variable
@@ -106,12 +107,18 @@ class GPT:
                 raise ValueError("start_pos > 0 needs the cache of the tokens before it")
         x = self.wte(ids) + self.wpe.weight[start_pos:start_pos + T]      # (B, T, C)
         x = x.dropout(self.config.dropout)
+        weights = []
         for i, block in enumerate(self.h):
-            x = block(x) if cache is None else cached_block(block, x, cache[i], start_pos)
+            if return_weights:
+                x, w = block(x, return_weights=True)                      # w (B, n_head, T, T)
+                weights.append(w)
+            else:
+                x = block(x) if cache is None else cached_block(block, x, cache[i], start_pos)
         if at is not None:
             at = at + T if isinstance(at, int) and at < 0 else at         # an int or a bound Variable
             x = x[:, at:at + 1]                                            # (B, 1, C)
-        return self.output(self.ln_f(x).contiguous())                      # (B, T, V)
+        logits = self.output(self.ln_f(x).contiguous())                    # (B, T, V)
+        return (logits, weights) if return_weights else logits
 
     def output(self, x: Tensor) -> Tensor:
         """The tied output layer: x (B, T, C) -> logits (B, T, V) = x @ wte.weight.T. For a large
