@@ -94,8 +94,7 @@ def test_gpt_weights_equal_the_reference(config):
 
 def test_classifier_weights_equal_the_reference_with_padding(classifier):
     ids = encode(["(()", "()(())()", "))(("], T=12)                     # padded to 12 tokens
-    logits, weights = classifier(Tensor(ids, dtype=dtypes.int32), return_weights=True)
-    np.testing.assert_allclose(logits.numpy(), classifier(Tensor(ids, dtype=dtypes.int32)).numpy(), atol=1e-5)
+    _, weights = classifier.hidden(Tensor(ids, dtype=dtypes.int32), return_weights=True)
     x = classifier.embed(Tensor(ids, dtype=dtypes.int32)).numpy().astype(np.float64)
     real = ids != PAD                                                   # (B, T)
     expected, _ = reference_weights(classifier.blocks, x, classifier.config.n_head, False, real[:, None, :])
