@@ -32,16 +32,24 @@ def pairwise(q, k, score):
 @pytest.mark.parametrize("lead, T_q, T_k, d_q, d_k", SHAPES)
 def test_every_score_matches_its_definition(lead, T_q, T_k, d_q, d_k):
     rng = np.random.default_rng(sum(lead) + T_q)
-    q, k_same, k = rng.standard_normal(lead + (T_q, d_q)), rng.standard_normal(lead + (T_k, d_q)), rng.standard_normal(lead + (T_k, d_k))
+    q = rng.standard_normal(lead + (T_q, d_q))
+    k_same = rng.standard_normal(lead + (T_k, d_q))  # keys of the queries' size, for dot products
+    k = rng.standard_normal(lead + (T_k, d_k))
     W, d_a = rng.standard_normal((d_q, d_k)), 4
-    W_q, W_k, v = rng.standard_normal((d_q, d_a)), rng.standard_normal((d_k, d_a)), rng.standard_normal(d_a)
+    W_q, W_k = rng.standard_normal((d_q, d_a)), rng.standard_normal((d_k, d_a))
+    v = rng.standard_normal(d_a)
     w_q, w_k = rng.standard_normal(d_q), rng.standard_normal(d_k)
     cases = [
-        (dot_product_score(t(q), t(k_same)), pairwise(q, k_same, lambda a, b: a @ b)),
-        (scaled_dot_product_score(t(q), t(k_same)), pairwise(q, k_same, lambda a, b: a @ b / math.sqrt(d_q))),
-        (general_score(t(q), t(k), t(W)), pairwise(q, k, lambda a, b: a @ W @ b)),
-        (additive_score(t(q), t(k), t(w_q), t(w_k)), pairwise(q, k, lambda a, b: w_q @ a + w_k @ b)),
-        (bahdanau_score(t(q), t(k), t(W_q), t(W_k), t(v)), pairwise(q, k, lambda a, b: v @ np.tanh(a @ W_q + b @ W_k))),
+        (dot_product_score(t(q), t(k_same)),
+         pairwise(q, k_same, lambda a, b: a @ b)),
+        (scaled_dot_product_score(t(q), t(k_same)),
+         pairwise(q, k_same, lambda a, b: a @ b / math.sqrt(d_q))),
+        (general_score(t(q), t(k), t(W)),
+         pairwise(q, k, lambda a, b: a @ W @ b)),
+        (additive_score(t(q), t(k), t(w_q), t(w_k)),
+         pairwise(q, k, lambda a, b: w_q @ a + w_k @ b)),
+        (bahdanau_score(t(q), t(k), t(W_q), t(W_k), t(v)),
+         pairwise(q, k, lambda a, b: v @ np.tanh(a @ W_q + b @ W_k))),
     ]
     for ours, expected in cases:
         assert ours.shape == lead + (T_q, T_k)
@@ -63,18 +71,23 @@ def test_attend_with_scaled_scores_is_tinygrads_attention():
     rng = np.random.default_rng(3)
     q, k, v = (t(rng.standard_normal((2, 3, 5, 8))) for _ in range(3))
     out, _ = attend(scaled_dot_product_score(q, k), v)
-    np.testing.assert_allclose(out.numpy(), q.scaled_dot_product_attention(k, v).numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out.numpy(), ref.attention(q.numpy(), k.numpy(), v.numpy())[0], rtol=1e-4, atol=1e-5)
+    tinygrads = q.scaled_dot_product_attention(k, v).numpy()
+    references = ref.attention(q.numpy(), k.numpy(), v.numpy())[0]
+    np.testing.assert_allclose(out.numpy(), tinygrads, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.numpy(), references, rtol=1e-4, atol=1e-5)
 
 
 def test_additive_score_weights_ignore_the_query_but_bahdanaus_do_not():
     rng = np.random.default_rng(4)
     q, k = t(rng.standard_normal((6, 4))), t(rng.standard_normal((5, 3)))
-    _, plain = attend(additive_score(q, k, t(rng.standard_normal(4)), t(rng.standard_normal(3))), t(np.zeros((5, 1))))
+    values = t(np.zeros((5, 1)))
+    w_q, w_k = t(rng.standard_normal(4)), t(rng.standard_normal(3))
+    _, plain = attend(additive_score(q, k, w_q, w_k), values)
     plain = plain.numpy()
     np.testing.assert_allclose(plain, np.broadcast_to(plain[:1], plain.shape), atol=1e-6)
-    _, mixed = attend(bahdanau_score(q, k, t(rng.standard_normal((4, 8))), t(rng.standard_normal((3, 8))),
-                                     t(rng.standard_normal(8))), t(np.zeros((5, 1))))
+    W_q, W_k = t(rng.standard_normal((4, 8))), t(rng.standard_normal((3, 8)))
+    v_a = t(rng.standard_normal(8))
+    _, mixed = attend(bahdanau_score(q, k, W_q, W_k, v_a), values)
     assert np.abs(mixed.numpy() - mixed.numpy()[:1]).max() > 0.05
 
 
@@ -86,16 +99,19 @@ def test_entropy():
     weights[1, 2] = 1 / 6                 # uniform: log 6
     H = entropy(t(weights)).numpy()
     assert H.shape == (2, 3) and not np.isnan(H).any()
-    expected = -(np.where(weights > 0, weights * np.log(np.where(weights > 0, weights, 1)), 0)).sum(-1)
+    log_weights = np.log(np.where(weights > 0, weights, 1))  # log 1 = 0 stands in for log 0
+    expected = -(np.where(weights > 0, weights * log_weights, 0)).sum(-1)
     np.testing.assert_allclose(H, expected, rtol=1e-5, atol=1e-6)
     assert H[0, 0] == 0
     np.testing.assert_allclose(H[1, 2], math.log(6), rtol=1e-6)
 
 
 def test_scaling_keeps_the_softmax_soft():
-    """The chapter's claim, at one size: unscaled scores of d=512 saturate the softmax, scaled ones do not."""
+    """The chapter's claim, at one size: unscaled scores of d=512 saturate the softmax, scaled
+    ones do not."""
     rng = np.random.default_rng(6)
-    q, k, v = t(rng.standard_normal((256, 512))), t(rng.standard_normal((16, 512))), t(np.zeros((16, 1)))
+    q, k = t(rng.standard_normal((256, 512))), t(rng.standard_normal((16, 512)))
+    v = t(np.zeros((16, 1)))
     unscaled = entropy(attend(dot_product_score(q, k), v)[1]).mean().item()
     scaled = entropy(attend(scaled_dot_product_score(q, k), v)[1]).mean().item()
     assert unscaled < 0.25 < 2.0 < scaled < math.log(16)

@@ -22,12 +22,12 @@ from lama.embeddings import KINDS, EmbeddingConfig, TokenPositionEmbedding, sinu
 ATOL_PE = 1e-4
 
 
-def paper_positions(n_positions: int, d_model: int, base: float = 10000.0) -> np.ndarray:
+def paper_positions(n_positions: int, n_embd: int, base: float = 10000.0) -> np.ndarray:
     """Vaswani et al. (2017), section 3.5, one entry at a time, in float64."""
-    pe = np.zeros((n_positions, d_model))
+    pe = np.zeros((n_positions, n_embd))
     for pos in range(n_positions):
-        for i in range(d_model // 2):
-            angle = pos / base ** (2 * i / d_model)
+        for i in range(n_embd // 2):
+            angle = pos / base ** (2 * i / n_embd)
             pe[pos, 2 * i] = math.sin(angle)
             pe[pos, 2 * i + 1] = math.cos(angle)
     return pe
@@ -45,17 +45,21 @@ def tg_attention(x: Tensor) -> Tensor:
     return (x @ x.transpose(-1, -2) / math.sqrt(x.shape[-1])).softmax(axis=-1) @ x
 
 
-def make(kind: str, vocab_size: int = 100, n_positions: int = 256, d_model: int = 64) -> TokenPositionEmbedding:
-    return TokenPositionEmbedding(EmbeddingConfig(vocab_size, n_positions, d_model, kind))
+def make(kind: str, vocab_size: int = 100, n_positions: int = 256,
+         n_embd: int = 64) -> TokenPositionEmbedding:
+    return TokenPositionEmbedding(EmbeddingConfig(vocab_size, n_positions, n_embd, kind))
 
 
-def reference_output(embed: TokenPositionEmbedding, ids: np.ndarray, start_pos: int = 0) -> np.ndarray:
-    """numpy: table[ids] * scale + positions[start_pos:start_pos + T], with the module's own numbers."""
+def reference_output(embed: TokenPositionEmbedding, ids: np.ndarray,
+                     start_pos: int = 0) -> np.ndarray:
+    """numpy: table[ids] * scale + positions[start_pos:start_pos + T], with the module's own
+    numbers."""
     config = embed.config
     if config.kind == "learned":
         scale, positions = 1.0, embed.wpe.weight.numpy()
     else:
-        scale, positions = math.sqrt(config.d_model), paper_positions(config.n_positions, config.d_model)
+        scale = math.sqrt(config.n_embd)
+        positions = paper_positions(config.n_positions, config.n_embd)
     T = ids.shape[1]
     return embed.wte.weight.numpy()[ids] * scale + positions[start_pos:start_pos + T]
 
@@ -63,33 +67,35 @@ def reference_output(embed: TokenPositionEmbedding, ids: np.ndarray, start_pos: 
 # ---------------------------------------------------------------- sinusoidal_positions
 
 
-@pytest.mark.parametrize("n_positions, d_model", [(1, 2), (7, 6), (256, 64), (300, 10)])
-def test_sinusoidal_matches_the_papers_formula(n_positions, d_model):
-    pe = sinusoidal_positions(n_positions, d_model)
-    assert pe.shape == (n_positions, d_model) and pe.dtype == dtypes.float32
-    np.testing.assert_allclose(pe.numpy(), paper_positions(n_positions, d_model), rtol=0, atol=ATOL_PE)
+@pytest.mark.parametrize("n_positions, n_embd", [(1, 2), (7, 6), (256, 64), (300, 10)])
+def test_sinusoidal_matches_the_papers_formula(n_positions, n_embd):
+    pe = sinusoidal_positions(n_positions, n_embd)
+    assert pe.shape == (n_positions, n_embd) and pe.dtype == dtypes.float32
+    expected = paper_positions(n_positions, n_embd)
+    np.testing.assert_allclose(pe.numpy(), expected, rtol=0, atol=ATOL_PE)
 
 
 def test_sinusoidal_base_is_a_parameter():
-    np.testing.assert_allclose(sinusoidal_positions(7, 6, base=100.0).numpy(), paper_positions(7, 6, base=100.0),
-                               rtol=0, atol=ATOL_PE)
+    np.testing.assert_allclose(sinusoidal_positions(7, 6, base=100.0).numpy(),
+                               paper_positions(7, 6, base=100.0), rtol=0, atol=ATOL_PE)
 
 
-@pytest.mark.parametrize("n_positions, d_model, words", [
-    (10, 7, "even d_model"), (10, 1, "even d_model"), (10, 0, "even d_model"), (0, 8, "n_positions")])
-def test_sinusoidal_rejects_bad_sizes(n_positions, d_model, words):
+@pytest.mark.parametrize("n_positions, n_embd, words", [
+    (10, 7, "even n_embd"), (10, 1, "even n_embd"), (10, 0, "even n_embd"), (0, 8, "n_positions")])
+def test_sinusoidal_rejects_bad_sizes(n_positions, n_embd, words):
     with pytest.raises(ValueError, match=words):
-        sinusoidal_positions(n_positions, d_model)
+        sinusoidal_positions(n_positions, n_embd)
 
 
-# ---------------------------------------------------------------- the rotation and relative-position properties
+# ------------------------------------------------ the rotation and relative-position properties
 
 
-def rotation(k: int, d_model: int, base: float = 10000.0) -> np.ndarray:
-    """Block-diagonal (d_model, d_model): one 2x2 rotation by k * w_i per (sin, cos) pair."""
-    m = np.zeros((d_model, d_model))
-    for i in range(d_model // 2):
-        c, s = math.cos(k * base ** (-2 * i / d_model)), math.sin(k * base ** (-2 * i / d_model))
+def rotation(k: int, n_embd: int, base: float = 10000.0) -> np.ndarray:
+    """Block-diagonal (n_embd, n_embd): one 2x2 rotation by k * w_i per (sin, cos) pair."""
+    m = np.zeros((n_embd, n_embd))
+    for i in range(n_embd // 2):
+        angle = k * base ** (-2 * i / n_embd)
+        c, s = math.cos(angle), math.sin(angle)
         m[2 * i:2 * i + 2, 2 * i:2 * i + 2] = [[c, s], [-s, c]]
     return m
 
@@ -105,14 +111,15 @@ def test_a_shift_by_k_is_the_same_rotation_at_every_position(k):
 
 
 def test_one_linear_map_shifts_every_position():
-    """Without assuming the rotation's form: the best single linear map from PE[p] to PE[p + k], fitted
-    by least squares over all positions at once, is exact for sinusoids (and far from exact for a
-    random table of the same shape, so the check has teeth)."""
+    """Without assuming the rotation's form: the best single linear map from PE[p] to PE[p + k],
+    fitted by least squares over all positions at once, is exact for sinusoids (and far from exact
+    for a random table of the same shape, so the check has teeth)."""
     pe = sinusoidal_positions(256, 64).numpy().astype(np.float64)
     random_table = np.random.default_rng(0).normal(size=(256, 64))
     for k in (1, 5, 60):
         for table, exact in ((pe, True), (random_table, False)):
-            fitted, *_ = np.linalg.lstsq(table[:-k], table[k:], rcond=None)    # table[p] @ fitted ~ table[p + k]
+            # table[p] @ fitted ~ table[p + k]
+            fitted, *_ = np.linalg.lstsq(table[:-k], table[k:], rcond=None)
             error = np.abs(table[:-k] @ fitted - table[k:]).max()
             assert (error < 1e-3) if exact else (error > 0.5), (k, exact, error)
 
@@ -150,8 +157,9 @@ def test_module_equals_table_lookup_plus_positions(kind, ids):
 @pytest.mark.parametrize("kind", KINDS)
 def test_start_pos_shifts_the_positions(kind):
     embed = make(kind)
-    out = embed(Tensor(IDS), start_pos=251)                                   # positions 251..255, the last ones
-    np.testing.assert_allclose(out.numpy(), reference_output(embed, IDS, start_pos=251), rtol=1e-5, atol=ATOL_PE)
+    out = embed(Tensor(IDS), start_pos=251)         # positions 251..255, the last ones
+    expected = reference_output(embed, IDS, start_pos=251)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=ATOL_PE)
 
 
 def test_the_position_table_is_realized_and_not_a_parameter():
@@ -160,7 +168,8 @@ def test_the_position_table_is_realized_and_not_a_parameter():
     assert set(nn.state.get_state_dict(sinusoidal)) == {"wte.weight", "pe"}
     assert all(t.is_param for t in nn.state.get_parameters(learned))
     assert sinusoidal.wte.weight.is_param and not sinusoidal.pe.is_param
-    np.testing.assert_allclose(sinusoidal.position_table().numpy(), paper_positions(256, 64), atol=ATOL_PE)
+    np.testing.assert_allclose(sinusoidal.position_table().numpy(), paper_positions(256, 64),
+                               atol=ATOL_PE)
     assert sinusoidal.token_scale == pytest.approx(8.0) and learned.token_scale == 1.0
 
 
@@ -169,7 +178,8 @@ def test_initial_scales_follow_gpt2_and_vaswani():
     learned, sinusoidal = make("learned"), make("sinusoidal")
     assert learned.wte.weight.numpy().std() == pytest.approx(0.02, rel=0.05)
     assert learned.wpe.weight.numpy().std() == pytest.approx(0.01, rel=0.05)
-    assert (sinusoidal.wte.weight.numpy() * sinusoidal.token_scale).std() == pytest.approx(1.0, rel=0.05)
+    scaled_tokens = sinusoidal.wte.weight.numpy() * sinusoidal.token_scale
+    assert scaled_tokens.std() == pytest.approx(1.0, rel=0.05)
 
 
 def test_gpt2_sizes_without_computing_anything():
@@ -206,9 +216,9 @@ def test_other_call_errors():
     ({"vocab_size": -5}, "vocab_size must be a positive int"),
     ({"n_positions": 0}, "n_positions must be a positive int"),
     ({"n_positions": 2.5}, r"n_positions must be a positive int, got 2\.5 \(float\)"),
-    ({"d_model": True}, "d_model must be a positive int"),
+    ({"n_embd": True}, "n_embd must be a positive int"),
     ({"kind": "rotary"}, r"kind must be one of \('learned', 'sinusoidal'\), got 'rotary'"),
-    ({"kind": "sinusoidal", "d_model": 63}, "even d_model.*got d_model=63; use 64, or kind='learned'"),
+    ({"kind": "sinusoidal", "n_embd": 63}, "even n_embd.*got n_embd=63; use 64, or kind='learned'"),
 ])
 def test_bad_config_is_a_clear_error(kwargs, words):
     with pytest.raises(ValueError, match=words):
@@ -216,7 +226,7 @@ def test_bad_config_is_a_clear_error(kwargs, words):
 
 
 def test_odd_width_is_fine_for_learned_positions():
-    out = make("learned", d_model=7)(Tensor(IDS))
+    out = make("learned", n_embd=7)(Tensor(IDS))
     assert out.shape == (2, 5, 7)
 
 
@@ -227,8 +237,9 @@ def test_attention_without_positions_is_permutation_equivariant():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 5, 64)).astype(np.float32)
     out = tg_attention(Tensor(x)).numpy()
-    for b in range(2):                                                        # the tinygrad version is right
-        np.testing.assert_allclose(out[b], np_attention(x[b].astype(np.float64)), rtol=1e-4, atol=1e-5)
+    for b in range(2):  # the tinygrad version is right
+        np.testing.assert_allclose(out[b], np_attention(x[b].astype(np.float64)),
+                                   rtol=1e-4, atol=1e-5)
     for _ in range(5):
         perm = rng.permutation(5)
         shuffled = tg_attention(Tensor(x[:, perm])).numpy()
@@ -238,23 +249,25 @@ def test_attention_without_positions_is_permutation_equivariant():
 @pytest.mark.parametrize("kind", KINDS)
 def test_token_embeddings_alone_keep_the_symmetry_and_positions_break_it(kind):
     embed = make(kind)
-    # Trained tables are not tiny. With GPT-2's initial std of 0.02 every score is ~0, the softmax is
-    # uniform and each output is the plain mean of the rows: symmetric with or without positions.
+    # Trained tables are not tiny. With GPT-2's initial std of 0.02 every score is ~0, the softmax
+    # is uniform and each output is the plain mean of the rows: symmetric with or without positions.
     rng = np.random.default_rng(0)
     embed.wte.weight = Tensor(rng.normal(size=(100, 64)).astype(np.float32) / embed.token_scale)
     if kind == "learned":
         embed.wpe.weight = Tensor(rng.normal(size=(256, 64)).astype(np.float32))
     ids = IDS
     perm = np.array([4, 0, 3, 1, 2])
-    tokens_only = embed.wte(Tensor(ids)).numpy() * embed.token_scale                     # (2, 5, 64)
-    with_positions = embed(Tensor(ids)).numpy()                                          # (2, 5, 64)
+    tokens_only = embed.wte(Tensor(ids)).numpy() * embed.token_scale           # (2, 5, 64)
+    with_positions = embed(Tensor(ids)).numpy()                                # (2, 5, 64)
     tokens_only_shuffled = embed.wte(Tensor(ids[:, perm])).numpy() * embed.token_scale
     with_positions_shuffled = embed(Tensor(ids[:, perm])).numpy()
     for b in range(2):
         a = np_attention(tokens_only[b].astype(np.float64))
-        np.testing.assert_allclose(np_attention(tokens_only_shuffled[b].astype(np.float64)), a[perm], atol=1e-6)
+        shuffled = np_attention(tokens_only_shuffled[b].astype(np.float64))
+        np.testing.assert_allclose(shuffled, a[perm], atol=1e-6)
         a = np_attention(with_positions[b].astype(np.float64))
-        assert np.abs(np_attention(with_positions_shuffled[b].astype(np.float64)) - a[perm]).max() > 0.1
+        shuffled = np_attention(with_positions_shuffled[b].astype(np.float64))
+        assert np.abs(shuffled - a[perm]).max() > 0.1
 
 
 # ---------------------------------------------------------------- gradients
@@ -264,19 +277,21 @@ def test_token_embeddings_alone_keep_the_symmetry_and_positions_break_it(kind):
 def test_gradients_reach_only_the_rows_of_the_ids_used(kind):
     embed = make(kind)
     rng = np.random.default_rng(0)
-    upstream = rng.normal(size=(2, 5, 64)).astype(np.float32)                 # stands in for dL/d(output)
+    upstream = rng.normal(size=(2, 5, 64)).astype(np.float32)  # stands in for dL/d(output)
     (embed(Tensor(IDS)) * Tensor(upstream)).sum().backward()
 
     expected = np.zeros((100, 64), dtype=np.float64)
-    np.add.at(expected, IDS.reshape(-1), upstream.reshape(-1, 64) * embed.token_scale)  # one-hot^T @ G
+    # one-hot^T @ G
+    np.add.at(expected, IDS.reshape(-1), upstream.reshape(-1, 64) * embed.token_scale)
     grad = embed.wte.weight.grad.numpy()
     np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-5)
     unused = np.setdiff1d(np.arange(100), IDS)
-    assert len(unused) == 92 and not grad[unused].any()                      # exactly zero, not just small
+    assert len(unused) == 92 and not grad[unused].any()  # exactly zero, not just small
     if kind == "learned":
         expected_pos = np.zeros((256, 64))
-        expected_pos[:5] = upstream.sum(axis=0)                              # broadcast over B: the sum
-        np.testing.assert_allclose(embed.wpe.weight.grad.numpy(), expected_pos, rtol=1e-5, atol=1e-5)
+        expected_pos[:5] = upstream.sum(axis=0)          # broadcast over B: the sum
+        np.testing.assert_allclose(embed.wpe.weight.grad.numpy(), expected_pos,
+                                   rtol=1e-5, atol=1e-5)
 
 
 def test_an_sgd_step_moves_only_the_rows_that_were_used():
@@ -298,7 +313,8 @@ def test_an_sgd_step_moves_only_the_rows_that_were_used():
     # plain SGD: the step is -lr * gradient, with the gradient from the one-hot picture
     expected = np.zeros((100, 64), dtype=np.float32)
     np.add.at(expected, IDS.reshape(-1), upstream.reshape(-1, 64))
-    np.testing.assert_allclose(after["wte.weight"], before["wte.weight"] - 0.1 * expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(after["wte.weight"], before["wte.weight"] - 0.1 * expected,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_optimizers_treat_the_sinusoidal_table_as_a_buffer_not_a_parameter():

@@ -90,6 +90,17 @@ def test_figure_code_is_folded_under_its_figure(site):
         assert "<details open" not in html[image:fold]
 
 
+def shown_at(source: str, block: tangle.Block) -> float:
+    """Where a block appears on the built page, as a line of the chapter: its own line, or for a
+    figure block (folded under its figure by tools/hooks.py) just after the image's line."""
+    if block.figure is None:
+        return block.line
+    lines = source.split("\n")
+    image = next((i + 1 for i in range(block.line, len(lines)) if f"figures/{block.figure}" in lines[i]),
+                 block.line)
+    return image + 0.5
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("doc", PAGES)
 def test_page_in_browser(browser, base_url, doc):
@@ -118,8 +129,11 @@ def test_page_in_browser(browser, base_url, doc):
         img = page.locator("article img").nth(i)
         assert img.evaluate("el => el.complete && el.naturalWidth > 0"), f"image not loaded: {img.get_attribute('src')}"
 
-    # Copy buttons: one per fenced block, each yielding the block's code exactly.
-    blocks = tangle.read_blocks((ROOT / "docs" / doc).read_text(encoding="utf-8"), doc)
+    # Copy buttons: one per fenced block, each yielding the block's code exactly. A figure's code is
+    # folded under the figure: it comes after the image in the page, and is opened to be clicked.
+    source = (ROOT / "docs" / doc).read_text(encoding="utf-8")
+    blocks = sorted(tangle.read_blocks(source, doc), key=lambda b: shown_at(source, b))
+    page.evaluate("document.querySelectorAll('article details').forEach(d => { d.open = true; })")
     highlights = page.locator("article div.highlight")
     assert highlights.count() == len(blocks), "every fenced block is rendered as one code block"
     for i, block in enumerate(blocks):

@@ -4,7 +4,8 @@
     text --UTF-8--> bytes --pretokenize--> pieces --apply_merges--> tokens --vocab--> ids
 
 No tokenizer library does the encoding: `tiktoken` only fetches OpenAI's vocabulary files for
-`GPT2Tokenizer.load` (downloaded once, cached, sha256-checked), and the tests use it as the reference.
+`GPT2Tokenizer.load` (downloaded once, cached, sha256-checked), and the tests use it as the
+reference.
 """
 from __future__ import annotations
 
@@ -119,19 +120,23 @@ class BPETokenizer:
         missing = [bytes([b]) for b in range(256) if bytes([b]) not in self.vocab]
         missing += [left + right for left, right in self.merges if left + right not in self.vocab]
         if missing:
-            raise ValueError(f"the vocab has no id for {len(missing)} tokens, for example {missing[0]!r}: "
-                             "it needs one for every single byte and for the result of every merge")
+            raise ValueError(f"the vocab has no id for {len(missing)} tokens, for example "
+                             f"{missing[0]!r}: it needs one for every single byte and for the "
+                             "result of every merge")
         self.special_tokens: dict[str, int] = dict(special_tokens or {})
-        self.decoder: dict[int, bytes] = {i: token for token, i in self.vocab.items()}  # id -> bytes
+        # id -> bytes: the inverse of vocab, plus the text of each special token
+        self.decoder: dict[int, bytes] = {i: token for token, i in self.vocab.items()}
         self.decoder.update((i, text.encode("utf-8")) for text, i in self.special_tokens.items())
         if len(self.decoder) != len(self.vocab) + len(self.special_tokens):
-            raise ValueError("two tokens share an id: every token and every special token needs its own id")
+            raise ValueError("two tokens share an id: every token and every special token needs "
+                             "its own id")
         self.pattern = regex.compile(pattern)
         self._cache: dict[str, list[int]] = {}
 
     @property
     def n_vocab(self) -> int:
-        """The number of ids: one more than the largest id (the rows of a model's embedding table)."""
+        """The number of ids: one more than the largest id, and so the number of rows of a
+        model's embedding table."""
         return max(self.decoder) + 1
 
     def encode_ordinary(self, text: str) -> list[int]:
@@ -163,7 +168,8 @@ class BPETokenizer:
         allowed = self._allowed(allowed_special)
         if not allowed:
             return self.encode_ordinary(text)
-        specials = regex.compile("|".join(regex.escape(s) for s in sorted(allowed, key=len, reverse=True)))
+        longest_first = sorted(allowed, key=len, reverse=True)
+        specials = regex.compile("|".join(regex.escape(s) for s in longest_first))
         ids: list[int] = []
         start = 0
         for match in specials.finditer(text):
@@ -204,7 +210,8 @@ class BPETokenizer:
         return self.decode_bytes(ids).decode("utf-8", errors=errors)
 
 def byte_alphabet() -> list[str]:
-    """The character that stands for each byte in GPT-2's vocabulary files: byte b is `byte_alphabet()[b]`.
+    """The character that stands for each byte in GPT-2's vocabulary files: byte b is written
+    `byte_alphabet()[b]`.
 
     Returns 256 distinct, visible characters. A byte whose own character is visible (printable and
     not whitespace) keeps it; the other 68 bytes get U+0100, U+0101, ... in byte order.
@@ -254,7 +261,8 @@ class GPT2Tokenizer(BPETokenizer):
                 return bytes(byte_of[char] for char in token)
             except KeyError as error:
                 raise ValueError(f"{where}: {error.args[0]!r} in {token!r} is not a character "
-                                 "of GPT-2's byte alphabet; is this a GPT-2 vocabulary file?") from None
+                                 "of GPT-2's byte alphabet; is this a GPT-2 vocabulary file?"
+                                 ) from None
 
         merges = []
         for number, line in enumerate(vocab_bpe.decode("utf-8").splitlines(), start=1):
@@ -262,7 +270,8 @@ class GPT2Tokenizer(BPETokenizer):
                 continue
             tokens = line.split(" ")
             if len(tokens) != 2:
-                raise ValueError(f"vocab.bpe line {number}: expected two tokens and one space, got {line!r}")
+                raise ValueError(f"vocab.bpe line {number}: expected two tokens and one space, "
+                                 f"got {line!r}")
             merges.append((to_bytes(tokens[0], f"vocab.bpe line {number}"),
                            to_bytes(tokens[1], f"vocab.bpe line {number}")))
         ids = json.loads(encoder_json)
@@ -273,9 +282,12 @@ class GPT2Tokenizer(BPETokenizer):
         return cls(merges, vocab, eot_token=eot_token)
 
     @classmethod
-    def from_files(cls, vocab_bpe_path: str | PathLike, encoder_json_path: str | PathLike) -> GPT2Tokenizer:
+    def from_files(cls, vocab_bpe_path: str | PathLike,
+                   encoder_json_path: str | PathLike) -> GPT2Tokenizer:
         """Make the tokenizer from the two files on disk, e.g. a copy of OpenAI's."""
-        return cls.from_bytes(Path(vocab_bpe_path).read_bytes(), Path(encoder_json_path).read_bytes())
+        vocab_bpe = Path(vocab_bpe_path).read_bytes()
+        encoder_json = Path(encoder_json_path).read_bytes()
+        return cls.from_bytes(vocab_bpe, encoder_json)
 
     @classmethod
     def load(cls) -> GPT2Tokenizer:
@@ -291,7 +303,7 @@ class GPT2Tokenizer(BPETokenizer):
             try:
                 contents.append(read_file_cached(url, sha256))
             except OSError as error:
-                raise OSError(f"could not get GPT-2's {name} from {url} ({error}). Connect to the "
-                              "internet once, set TIKTOKEN_CACHE_DIR to a folder that holds tiktoken's "
-                              "cached copy, or use GPT2Tokenizer.from_files") from error
+                raise OSError(f"could not get GPT-2's {name} from {url} ({error}). Connect to "
+                              "the internet once, set TIKTOKEN_CACHE_DIR to a folder that holds "
+                              "tiktoken's cached copy, or use GPT2Tokenizer.from_files") from error
         return cls.from_bytes(*contents)
