@@ -64,7 +64,9 @@ class CodeBlock(pytest.Item):
             pytest.skip(f"an earlier block of this chapter failed ({chapter.failed_at})")
         namespace = {"__name__": "__main__"} if block.figure else chapter.namespace
         # Pad with blank lines so that a traceback's line numbers are the chapter's.
-        code = compile("\n" * (block.line - 1) + block.code, str(chapter.path), "exec")
+        # dont_inherit: the block runs as in a reader's session, without this file's __future__ imports.
+        code = compile("\n" * (block.line - 1) + block.code, str(chapter.path), "exec",
+                       dont_inherit=True)
         with contextlib.chdir(chapter.workdir):
             if block.figure and (chapter.workdir / block.figure).exists():
                 (chapter.workdir / block.figure).unlink()

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from html import escape
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -71,6 +72,22 @@ def test_site_builds_with_every_page(site):
         html = site / (doc[:-3] + "/index.html" if not doc.endswith("index.md") else doc[:-3] + ".html")
         assert html.is_file(), f"{doc} was not built"
     assert (site / "assets" / "katex" / "katex.min.js").is_file()
+
+
+def test_figure_code_is_folded_under_its_figure(site):
+    """Every figure block is published collapsed (<details>, not open) after the image it draws."""
+    figures = [(doc, block) for doc in PAGES
+               for block in tangle.read_blocks((ROOT / "docs" / doc).read_text(encoding="utf-8"), doc)
+               if block.figure]
+    assert figures, "no figure blocks found"
+    for doc, block in figures:
+        html = (site / (doc[:-3] + "/index.html")).read_text(encoding="utf-8")
+        image = html.find(f'src="../figures/{block.figure}"')
+        summary = block.title.replace('"', "'") or "The code that draws this figure"
+        fold = html.find(f"<summary>{escape(summary, quote=False)}</summary>", image)
+        assert image != -1 and fold != -1, f"{doc}:{block.line}: {block.figure} is not folded under its image"
+        assert html.rfind("<details", 0, fold) > image, f"{doc}:{block.line}: the fold opens before the image"
+        assert "<details open" not in html[image:fold]
 
 
 @pytest.mark.browser

@@ -89,8 +89,9 @@ def _set_fence_option(line: str, option: str) -> str:
 
 
 def on_page_markdown(markdown, page, config, files):
-    """Stamp each exported block with the line number its code has in the generated file, and drop
-    `data-figure` from figure blocks (the build has used it; superfences would not parse it)."""
+    """Stamp each exported block with the line number its code has in the generated file, drop
+    `data-figure` from figure blocks (the build has used it; superfences would not parse it) and fold
+    each figure block, collapsed, under the figure it draws."""
     lines = markdown.split("\n")
     blocks = tangle.read_blocks(markdown, page.file.src_uri)
     for block in blocks:
@@ -105,4 +106,35 @@ def on_page_markdown(markdown, page, config, files):
         for block, start in zip(module_blocks, tangle.block_start_lines(module_blocks)):
             opening = block.line - 2
             lines[opening] = _set_fence_option(lines[opening], f'linenums="{start}"')
+    for block in sorted((b for b in blocks if b.figure is not None), key=lambda b: -b.line):
+        lines = _fold_under_figure(lines, block)
     return "\n".join(lines)
+
+
+def _fold_under_figure(lines: list[str], block: tangle.Block) -> list[str]:
+    """Move a figure block below the image it draws, folded into a collapsed "???" block: the
+    reader sees the figure first and opens its code on demand. The code still runs in the tests."""
+    opening = block.line - 2
+    fence = re.match(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})", lines[opening])
+    if fence is None or fence["indent"]:
+        return lines                                   # inside a list or admonition: leave it
+    closing = next((i for i in range(opening + 1, len(lines))
+                    if lines[i].strip() == fence["fence"]), None)
+    if closing is None:
+        return lines
+    code = lines[opening:closing + 1]
+    # The title moves to the fold's summary line, so the open block does not repeat it.
+    code[0] = re.sub(r"""\s+title=(?:"[^"]*"|'[^']*')""", "", code[0])
+    image = next((i for i in range(closing + 1, len(lines)) if f"figures/{block.figure}" in lines[i]),
+                 None)
+    if image is None:                                  # no image line: fold it where it stands
+        image = closing
+    end = image
+    while end + 1 < len(lines) and lines[end + 1].strip():   # the rest of the image's paragraph
+        end += 1
+    title = block.title.replace('"', "'") or "The code that draws this figure"
+    folded = ["", f'??? example "{title}"', ""] + [("    " + c).rstrip() for c in code] + [""]
+    rest = lines[closing + 1:end + 1]
+    while rest and not rest[0].strip():
+        rest = rest[1:]
+    return lines[:opening] + rest + folded + lines[end + 1:]
