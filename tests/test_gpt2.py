@@ -59,8 +59,8 @@ def test_attention_weights_match_transformers(tmp_path):
 
 
 def test_full_vocabulary_prefill_and_decode_match_transformers(tmp_path):
-    """GPT-2's own vocabulary (the output layer in two pieces) and the decode step's Linear layers
-    (one_position_linear), position by position, against transformers' logits."""
+    """GPT-2's own vocabulary, the prompt and then every decode step through the KV cache
+    (lama.generate.Generator), position by position, against transformers' logits."""
     from lama.generate import Generator
     hf = save_hf(tmp_path, vocab_size=50257, n_positions=32, n_embd=64, n_layer=2, n_head=2)
     model = load_gpt2(tmp_path)
