@@ -100,9 +100,9 @@ def test_a_finished_run_continues_to_more_steps_as_if_never_stopped(tmp_path):
         assert [r[key] for r in history] == [r[key] for r in straight_history], key
     for name, value in get_state_dict(straight).items():
         np.testing.assert_array_equal(get_state_dict(resumed)[name].numpy(), value.numpy(), err_msg=name)
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(ValueError, match="different configuration"):
         train_grokking(dataclasses.replace(longer, lr=1e-3), tmp_path / "a", log=None)
-    with pytest.raises(ValueError, match="beyond --steps"):
+    with pytest.raises(ValueError, match="beyond steps="):
         train_grokking(dataclasses.replace(config, steps=10), tmp_path / "a", log=None)
 
 

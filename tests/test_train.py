@@ -10,11 +10,11 @@ from tinygrad.helpers import TRAINING, Context
 from tinygrad.nn.optim import OptimizerGroup
 from tinygrad.nn.state import get_state_dict
 
-import lama.train
+import lama.checkpoint
 from lama.block import Block, BlockConfig, LayerNorm
+from lama.checkpoint import Checkpoints, load_checkpoint, save_checkpoint
 from lama.data import CharTokenizer, TokenBatches, split
-from lama.train import (AdamW, TrainConfig, TrainingDiverged, clip_grad_norm, cosine_lr, load_checkpoint,
-                        save_checkpoint, train)
+from lama.train import AdamW, TrainConfig, TrainingDiverged, clip_grad_norm, cosine_lr, train
 
 
 # --- models and data for the tests -----------------------------------------------------------
@@ -269,7 +269,7 @@ def test_an_interrupted_run_resumes_exactly(tmp_path):
 
     model, opt = tiny_lm(seed=1)
     with pytest.raises(Interrupted):
-        train(model, opt, on_training_batch(BATCHES, 14, interrupt), config, out_dir=tmp_path, log=None)
+        train(model, opt, on_training_batch(BATCHES, 14, interrupt), config, Checkpoints(tmp_path), log=None)
     state = load_checkpoint(tmp_path)
     assert state["step"] == 10 and [r["step"] for r in state["history"]] == [0, 10]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -277,8 +277,8 @@ def test_an_interrupted_run_resumes_exactly(tmp_path):
 
     model, opt = tiny_lm(seed=2)      # a different initialisation: everything must come from the checkpoint
     lines = []
-    resumed = train(model, opt, BATCHES, config, out_dir=tmp_path, log=lines.append)
-    assert lines[0] == f"resuming from step 10 in {tmp_path}"
+    resumed = train(model, opt, BATCHES, config, Checkpoints(tmp_path), log=lines.append)
+    assert lines[0] == f"resuming from step 10 ({tmp_path})"
     keys = ("step", "step_loss", "train_loss", "val_loss", "lr")
     assert [[r[k] for k in keys] for r in resumed] == [[r[k] for k in keys] for r in straight]
     for name, value in numpy_params(model).items():
@@ -289,7 +289,7 @@ def test_an_interrupted_run_resumes_exactly(tmp_path):
     assert resumed[-1]["elapsed_s"] > resumed[1]["elapsed_s"]           # time adds up across runs
 
     # a finished run resumed again does nothing more
-    assert train(model, opt, BATCHES, config, out_dir=tmp_path, log=None) == resumed
+    assert train(model, opt, BATCHES, config, Checkpoints(tmp_path), log=None) == resumed
 
 
 @pytest.mark.parametrize("group", [False, True])
@@ -309,10 +309,10 @@ def test_resuming_works_with_tinygrads_optimizers_too(tmp_path, group):
     expected = numpy_params(model)
     model, opt = fresh()
     with pytest.raises(Interrupted):
-        train(model, opt, on_training_batch(regression_batch, 9, interrupt), config, tmp_path, loss_fn=mse, log=None)
+        train(model, opt, on_training_batch(regression_batch, 9, interrupt), config, Checkpoints(tmp_path), loss_fn=mse, log=None)
     assert load_checkpoint(tmp_path)["step"] == 6
     model, opt = fresh()
-    resumed = train(model, opt, regression_batch, config, tmp_path, loss_fn=mse, log=None)
+    resumed = train(model, opt, regression_batch, config, Checkpoints(tmp_path), loss_fn=mse, log=None)
     assert [r["val_loss"] for r in resumed] == [r["val_loss"] for r in straight]
     for name, value in numpy_params(model).items():
         np.testing.assert_allclose(value, expected[name], rtol=0, atol=1e-6)
@@ -321,16 +321,16 @@ def test_resuming_works_with_tinygrads_optimizers_too(tmp_path, group):
 def test_resuming_refuses_another_configuration_and_overwriting(tmp_path):
     config = TrainConfig(steps=4, lr=0.05, min_lr=0.005, warmup_steps=1, eval_interval=2, eval_batches=1)
     model = Regression()
-    train(model, AdamW(get_state_dict(model), lr=0.05), regression_batch, config, tmp_path, loss_fn=mse, log=None)
+    train(model, AdamW(get_state_dict(model), lr=0.05), regression_batch, config, Checkpoints(tmp_path), loss_fn=mse, log=None)
     other = TrainConfig(**{**config.__dict__, "steps": 8})
     with pytest.raises(ValueError, match=r"different configuration.*'steps': \(8, 4\)"):
-        train(model, AdamW(get_state_dict(model), lr=0.05), regression_batch, other, tmp_path, loss_fn=mse, log=None)
+        train(model, AdamW(get_state_dict(model), lr=0.05), regression_batch, other, Checkpoints(tmp_path), loss_fn=mse, log=None)
     with pytest.raises(FileExistsError, match="already has a checkpoint"):
-        train(model, AdamW(get_state_dict(model), lr=0.05), regression_batch, config, tmp_path, loss_fn=mse,
-              resume=False, log=None)
+        train(model, AdamW(get_state_dict(model), lr=0.05), regression_batch, config,
+              Checkpoints(tmp_path, resume=False), loss_fn=mse, log=None)
     # only the progress output may change
     quiet = TrainConfig(**{**config.__dict__, "log_interval": 100})
-    assert train(model, AdamW(get_state_dict(model), lr=0.05), regression_batch, quiet, tmp_path, loss_fn=mse,
+    assert train(model, AdamW(get_state_dict(model), lr=0.05), regression_batch, quiet, Checkpoints(tmp_path), loss_fn=mse,
                  log=None)[-1]["step"] == 4
 
 
@@ -342,7 +342,8 @@ def saved_run(tmp_path):
     model = Regression()
     opt = AdamW(get_state_dict(model), lr=0.05)
     config = TrainConfig(steps=4, lr=0.05, min_lr=0.005, warmup_steps=1, eval_interval=4, eval_batches=1)
-    train(model, opt, regression_batch, config, tmp_path, loss_fn=mse, log=None, meta={"model": "Regression"})
+    train(model, opt, regression_batch, config, Checkpoints(tmp_path, meta={"model": "Regression"}),
+          loss_fn=mse, log=None)
     return model, opt, numpy_params(model)
 
 
@@ -376,7 +377,7 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
 
     for name, value in get_state_dict(model).items():   # the state we fail to save differs
         value.assign(value + 1).realize()
-    monkeypatch.setattr(lama.train, "safe_save", crashing_save)
+    monkeypatch.setattr(lama.checkpoint, "safe_save", crashing_save)
     with pytest.raises(OSError, match="No space left"):
         save_checkpoint(tmp_path, model, opt, {"step": 8, "history": []})
     monkeypatch.undo()
@@ -384,14 +385,10 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
     check_previous_checkpoint(tmp_path, params)
 
     # a crash between the tensor files and the commit: the old checkpoint.json still rules
-    real_write = lama.train._atomic_write
+    def crash_on_commit(path, obj):          # checkpoint.json is written last, as JSON
+        raise KeyboardInterrupt
 
-    def crash_on_commit(path, write):
-        if path.name == "checkpoint.json":
-            raise KeyboardInterrupt
-        real_write(path, write)
-
-    monkeypatch.setattr(lama.train, "_atomic_write", crash_on_commit)
+    monkeypatch.setattr(lama.checkpoint, "atomic_write_json", crash_on_commit)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(tmp_path, model, opt, {"step": 8, "history": []})
     monkeypatch.undo()
@@ -435,13 +432,13 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp
     else:
         config = TrainConfig(**{**config.__dict__, "lr": 1e38, "min_lr": 1e38, "warmup_steps": 0})
     with pytest.raises(TrainingDiverged, match=r"training diverged at step (\d+): .*the last good checkpoint is step") as info:
-        train(model, opt, get_batch, config, tmp_path, loss_fn=mse, log=None)
+        train(model, opt, get_batch, config, Checkpoints(tmp_path), loss_fn=mse, log=None)
     message = str(info.value)
     bad_step = int(message.split("at step ")[1].split(":")[0])
     if cause == "a NaN in the data":
         assert bad_step == 12 and "loss nan" in message
     last_good = info.value.history[-1]["step"]
-    assert last_good < bad_step and f"step {last_good} in {tmp_path}" in message
+    assert last_good < bad_step and f"step {last_good} ({tmp_path})" in message
     assert "\n" not in message
     fresh = Regression()
     state = load_checkpoint(tmp_path, fresh)
@@ -455,3 +452,48 @@ def test_a_non_finite_state_is_never_saved(tmp_path):
     with pytest.raises(TrainingDiverged, match="lin.bias is not finite"):
         save_checkpoint(tmp_path, model, opt, {"step": 8, "history": []})
     check_previous_checkpoint(tmp_path, params)
+
+
+# --- the hooks ----------------------------------------------------------------------------------
+
+def test_the_hooks_are_called_where_the_docstring_says(tmp_path):
+    """eval_fn's metrics go into the records, on_record may add to them, checkpoints are written at
+    the multiples of checkpoint_interval and at the end, and a constant schedule may be lengthened."""
+    config = TrainConfig(steps=6, lr=0.05, min_lr=0.05, warmup_steps=2, schedule="constant",
+                         eval_interval=2, checkpoint_interval=4, eval_batches=1)
+    assert [config.lr_at(s) for s in range(4)] == [0.025, 0.05, 0.05, 0.05]
+    saved = []
+
+    class Spy(Checkpoints):
+        def save(self, model, optimizer, state):
+            saved.append(state["step"])
+            super().save(model, optimizer, state)
+
+    def eval_fn(model):
+        assert not TRAINING.value                            # evaluation is outside training mode
+        return {"bias": float(model.lin.bias.numpy().sum())}
+
+    Tensor.manual_seed(0)
+    model = Regression()
+    opt = AdamW(get_state_dict(model), lr=0.05)
+    history = train(model, opt, regression_batch, config, Spy(tmp_path, meta={"m": 1}), loss_fn=mse,
+                    eval_fn=eval_fn, on_record=lambda r, m: r.update(extra=r["step"]), log=None)
+    assert [r["step"] for r in history] == [0, 2, 4, 6] and saved == [0, 4, 6]
+    assert all(set(r) >= {"bias", "extra", "step_loss", "lr"} for r in history)
+    assert "train_loss" not in history[0]
+    longer = TrainConfig(**{**config.__dict__, "steps": 8})
+    more = train(model, opt, regression_batch, longer, Spy(tmp_path, meta={"m": 1}), loss_fn=mse,
+                 eval_fn=eval_fn, log=None)
+    assert [r["step"] for r in more] == [0, 2, 4, 6, 8] and saved[-1] == 8
+    with pytest.raises(ValueError, match=r"different configuration.*'m': \(2, 1\)"):
+        train(model, opt, regression_batch, longer, Checkpoints(tmp_path, meta={"m": 2}),
+              loss_fn=mse, eval_fn=eval_fn, log=None)
+
+
+@pytest.mark.parametrize("bad, words", [({"steps": 0}, "steps must be at least 1"),
+                                        ({"schedule": "linear"}, "schedule must be"),
+                                        ({"checkpoint_interval": 0}, "checkpoint_interval"),
+                                        ({"min_lr": 1.0}, "min_lr must be in")])
+def test_a_config_names_what_is_wrong(bad, words):
+    with pytest.raises(ValueError, match=words):
+        TrainConfig(**bad)

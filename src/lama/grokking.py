@@ -1,27 +1,28 @@
 # Generated from docs/grokking.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
-"""Grokking (Power et al. 2022) in the setting of Nanda et al. (2023): a one-layer transformer learns
-(a + b) mod p from 30% of all pairs, memorises them first and generalises thousands of steps later.
+"""Grokking (Power et al. 2022) in the setting of Nanda et al. (2023): a one-layer transformer
+learns (a + b) mod p from 30% of all pairs, memorises them first and generalises thousands of
+steps later.
 
     python -m lama.grokking --out docs/results/grokking
 """
-import argparse
 import json
 import math
-import os
 import sys
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tinygrad import Tensor, dtypes, nn
+from tinygrad import Tensor, nn
 from tinygrad.helpers import Context
 from tinygrad.nn.state import get_parameters, get_state_dict
 
 from lama.block import Block, BlockConfig
+from lama.checkpoint import Checkpoints, load_checkpoint
+from lama.cli import (Parser, add_config_options, atomic_write_json, config_from_args, fail,
+                      recorded_command)
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 from lama.self_attention import scaled_dot_product_attention
-from lama.train import AdamW, load_checkpoint, make_eval_step, make_train_step, save_checkpoint
+from lama.train import AdamW, TrainConfig, TrainingDiverged, log_stderr, make_eval_step, train
 
 def make_split(p: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """All p * p pairs (a, b), shuffled by `seed`: the first int(frac * p * p) for training, the
@@ -42,36 +43,63 @@ def encode(pairs: np.ndarray, p: int, multiple: int = 128) -> tuple[Tensor, Tens
     M = -(-N // multiple) * multiple                            # round up
     padded = np.concatenate([pairs, np.zeros((M - N, 2), dtype=pairs.dtype)])
     ids = np.concatenate([padded, np.full((M, 1), p)], axis=1)
-    return (Tensor(ids.astype(np.int32)), Tensor(((padded[:, 0] + padded[:, 1]) % p).astype(np.int32)),
+    answers = (padded[:, 0] + padded[:, 1]) % p
+    return (Tensor(ids.astype(np.int32)), Tensor(answers.astype(np.int32)),
             Tensor((np.arange(M) < N).astype(np.float32)))
 
 @dataclass(frozen=True)
 class GrokConfig:
     """The model and the run (defaults: Nanda et al. 2023)."""
-    p: int = 113                 # the modulus; tokens 0..p-1 are numbers, token p is "="
-    frac: float = 0.3            # fraction of the p * p pairs used for training
-    n_embd: int = 128            # d_model
-    n_head: int = 4              # heads of n_embd // n_head = 32 channels
-    lr: float = 1e-3
-    weight_decay: float = 1.0
-    beta2: float = 0.98
-    warmup_steps: int = 10       # linear warmup, then a constant learning rate
-    steps: int = 15000
-    eval_interval: int = 100     # evaluate (train and test loss and accuracy) every this many steps
-    checkpoint_interval: int = 500
-    seed: int = 0                # seeds the split and the initial weights
+    p: int = field(default=113, metadata={"help": "the modulus (a prime); token p is '='"})
+    frac: float = field(default=0.3, metadata={"help": "fraction of all pairs used for training"})
+    n_embd: int = field(default=128, metadata={"help": "channels per position (d_model)"})
+    n_head: int = field(default=4, metadata={"help": "attention heads"})
+    lr: float = field(default=1e-3, metadata={"help": "learning rate after warmup"})
+    weight_decay: float = field(default=1.0, metadata={"help": "AdamW's decay, on every parameter"})
+    beta2: float = field(default=0.98, metadata={"help": "AdamW's beta2"})
+    warmup_steps: int = field(default=10, metadata={"help": "linear warmup, then a constant rate"})
+    steps: int = field(default=15000, metadata={"help": "full-batch training steps"})
+    eval_interval: int = field(default=100, metadata={"help": "evaluate every this many steps"})
+    checkpoint_interval: int = field(default=500, metadata={"help": "checkpoint every this many"})
+    seed: int = field(default=0, metadata={"help": "seed of the split and the initial weights"})
+
+    def __post_init__(self):
+        if self.p < 3 or any(self.p % d == 0 for d in range(2, int(self.p ** 0.5) + 1)):
+            raise ValueError(f"p must be a prime >= 3, got {self.p}")
+        if not 0 < self.frac < 1 or int(self.frac * self.p * self.p) in (0, self.p * self.p):
+            raise ValueError(f"frac must leave pairs for both training and testing, "
+                             f"got {self.frac}")
+        if self.n_embd < 1 or self.n_head < 1 or self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a positive multiple of n_head "
+                             f"({self.n_head})")
+        if self.lr <= 0 or self.weight_decay < 0 or not 0 <= self.beta2 < 1:
+            raise ValueError("lr must be positive, weight_decay at least 0 and beta2 in [0, 1)")
+        for name in ("steps", "eval_interval", "checkpoint_interval", "warmup_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    def train_config(self) -> TrainConfig:
+        """The loop's settings: a constant rate after warmup, no clipping."""
+        return TrainConfig(steps=self.steps, lr=self.lr, min_lr=self.lr,
+                           warmup_steps=self.warmup_steps, schedule="constant", grad_clip=0.0,
+                           eval_interval=self.eval_interval,
+                           checkpoint_interval=self.checkpoint_interval,
+                           log_interval=self.eval_interval, seed=self.seed)
+
 
 class GrokModel:
     """One transformer block without LayerNorm, ReLU MLP, learned positions, separate embedding and
-    unembedding. ids (B, 3) -> logits (B, p) at the last position (or (B, 3, p) with last_only=False)."""
+    unembedding. ids (B, 3) -> logits (B, p) at the last position (or (B, 3, p) with
+    last_only=False)."""
 
     def __init__(self, config: GrokConfig):
         C, p = config.n_embd, config.p
         self.config = config
         self.embed = TokenPositionEmbedding(EmbeddingConfig(p + 1, 3, C, "learned"))
-        self.block = Block(BlockConfig(n_embd=C, n_head=config.n_head, norm="none", activation="relu"))
+        self.block = Block(BlockConfig(n_embd=C, n_head=config.n_head, norm="none",
+                                       activation="relu"))
         self.unembed = nn.Linear(C, p, bias=False)
-        # Nanda et al.'s initialisation: every matrix N(0, 1/C) (the unembedding N(0, 1/p)), biases 0
+        # Nanda et al.'s initialisation: every matrix N(0, 1/C) (unembedding N(0, 1/p)), biases 0
         attn, mlp = self.block.attn, self.block.mlp
         for layer in (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj):
             layer.weight = Tensor.randn(*layer.weight.shape) / math.sqrt(C)
@@ -113,13 +141,29 @@ def loss_fn(model: GrokModel, ids: Tensor, y: Tensor, w: Tensor) -> Tensor:
 
 def weight_norm(model) -> float:
     """The L2 norm of all parameters together."""
-    return float(math.sqrt(sum(float((p.numpy().astype(np.float64) ** 2).sum()) for p in get_parameters(model))))
+    squares = (float((p.numpy().astype(np.float64) ** 2).sum()) for p in get_parameters(model))
+    return float(math.sqrt(sum(squares)))
 
-def train_grokking(config: GrokConfig, out_dir=None, log=print, command: str = "") -> tuple[GrokModel, list[dict]]:
-    """Train from scratch (or resume from out_dir's checkpoint) and return the model and the history,
-    one record every eval_interval steps. With an out_dir, every checkpoint also rewrites
-    out_dir/metrics.json (the command, the configuration, the phases and the history)."""
-    log = log or (lambda line: None)
+MODEL_SETTINGS = ("p", "frac", "n_embd", "n_head", "weight_decay", "beta2")   # not in TrainConfig
+
+
+class RunFolder(Checkpoints):
+    """Checkpoints in out_dir that also rewrite out_dir/metrics.json at every save."""
+
+    def __init__(self, out_dir, config: GrokConfig, command: str = ""):
+        super().__init__(out_dir, meta={k: getattr(config, k) for k in MODEL_SETTINGS})
+        self.config, self.command = config, command
+
+    def save(self, model, optimizer, state: dict) -> None:
+        super().save(model, optimizer, state)
+        write_metrics(self.out / "metrics.json", self.command, self.config, state["history"])
+
+
+def train_grokking(config: GrokConfig, out_dir=None, log=print,
+                   command: str = "") -> tuple[GrokModel, list[dict]]:
+    """Train from scratch (or resume from out_dir's checkpoint) and return the model and the
+    history, one record every eval_interval steps. With an out_dir, every checkpoint also
+    rewrites out_dir/metrics.json (the command, the configuration, the phases and the history)."""
     train_pairs, test_pairs = make_split(config.p, config.frac, config.seed)
     train_batch, test_batch = encode(train_pairs, config.p), encode(test_pairs, config.p)
     Tensor.realize(*train_batch, *test_batch)
@@ -127,44 +171,22 @@ def train_grokking(config: GrokConfig, out_dir=None, log=print, command: str = "
     model = GrokModel(config)
     optimizer = AdamW(get_state_dict(model), lr=config.lr, betas=(0.9, config.beta2),
                       weight_decay=config.weight_decay, decay=lambda name, p: True)
-    step_fn = make_train_step(model, optimizer, loss_fn, grad_clip=0.0)
-    eval_fn = make_eval_step(model, loss_and_accuracy)
-    start, history, elapsed = 0, [], 0.0
-    state = load_checkpoint(out_dir, model, optimizer) if out_dir is not None else None
-    if state is not None:
-        if {**state["config"], "steps": config.steps} != asdict(config):    # only --steps may change
-            raise ValueError(f"{out_dir} holds a run with another configuration: {state['config']}")
-        if state["step"] > config.steps:
-            raise ValueError(f"{out_dir} holds a run already at step {state['step']}, beyond --steps {config.steps}")
-        start, history, elapsed = state["step"], state["history"], state["elapsed_s"]
-        log(f"resuming from step {start}")
-    t0, losses = time.perf_counter() - elapsed, []
-    with Context(TRAINING=1):
-        for step in range(start, config.steps + 1):
-            if step % config.eval_interval == 0 or step == config.steps:
-                if not (state is not None and step == start):
-                    with Context(TRAINING=0):
-                        tr, te = eval_fn(*train_batch).numpy(), eval_fn(*test_batch).numpy()
-                    record = {"step": step, "train_loss": float(tr[0]), "train_acc": float(tr[1]),
-                              "test_loss": float(te[0]), "test_acc": float(te[1]),
-                              "weight_norm": weight_norm(model), "elapsed_s": time.perf_counter() - t0}
-                    history.append(record)
-                    log(f"step {step:>6}  train loss {tr[0]:.2e} acc {tr[1]:.3f}  test loss {te[0]:.2e} "
-                        f"acc {te[1]:.3f}  |w| {record['weight_norm']:.1f}  {record['elapsed_s']:.0f}s")
-                if out_dir is not None and (step % config.checkpoint_interval == 0 or step == config.steps):
-                    save_checkpoint(out_dir, model, optimizer, {"step": step, "config": asdict(config),
-                                    "history": history, "elapsed_s": time.perf_counter() - t0})
-                    write_metrics(Path(out_dir) / "metrics.json", command, config, history)
-            if step == config.steps:
-                break
-            lr = config.lr * min(1.0, (step + 1) / config.warmup_steps)
-            loss, _ = step_fn(Tensor([lr], dtype=dtypes.float32), *train_batch)
-            losses.append(loss.item())
+    eval_step = make_eval_step(model, loss_and_accuracy)
+
+    def eval_fn(model) -> dict:
+        tr, te = eval_step(*train_batch).numpy(), eval_step(*test_batch).numpy()
+        return {"train_loss": float(tr[0]), "train_acc": float(tr[1]), "test_loss": float(te[0]),
+                "test_acc": float(te[1]), "weight_norm": weight_norm(model)}
+
+    checkpoints = RunFolder(out_dir, config, command) if out_dir is not None else None
+    full_batch = lambda split, rng: train_batch            # noqa: E731: every step, all pairs
+    history = train(model, optimizer, full_batch, config.train_config(), checkpoints,
+                    loss_fn=loss_fn, eval_fn=eval_fn, log=log)
     return model, history
 
 def phases(history: list[dict], threshold: float = 0.99) -> dict:
-    """The first step at which train accuracy, then test accuracy, reached `threshold` (None if never),
-    and the wall time at each."""
+    """The first step at which train accuracy, then test accuracy, reached `threshold` (None if
+    never), and the wall time at each."""
     def first(key):
         hit = next((r for r in history if r[key] >= threshold), None)
         return (hit["step"], hit["elapsed_s"]) if hit else (None, None)
@@ -173,57 +195,24 @@ def phases(history: list[dict], threshold: float = 0.99) -> dict:
             "test_step": test_step, "test_s": test_s}
 
 def write_metrics(path: Path, command: str, config: GrokConfig, history: list[dict]) -> None:
-    """The run's results as JSON, written to a temporary file and renamed (never half a file)."""
-    summary = {"command": command, "config": asdict(config), "phases": phases(history), "history": history}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """The run's results as JSON, written atomically (never half a file)."""
+    atomic_write_json(path, {"command": command, "config": asdict(config),
+                             "phases": phases(history), "history": history})
 
-HELP = {"p": "the modulus (a prime)", "frac": "fraction of all pairs used for training",
-        "n_embd": "channels per position", "n_head": "attention heads", "lr": "learning rate",
-        "weight_decay": "AdamW's weight decay (on every parameter)", "beta2": "AdamW's beta2",
-        "warmup_steps": "linear warmup steps", "steps": "full-batch training steps",
-        "eval_interval": "evaluate every this many steps", "checkpoint_interval": "checkpoint every this many steps",
-        "seed": "seed of the split and the weights"}
-FLAGS = {"weight_decay": "wd"}                 # short spellings of some options
+PROG = "python -m lama.grokking"
 
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message):                  # a user mistake: one line and exit status 2
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-def check(config: GrokConfig) -> str | None:
-    """What is wrong with a configuration, in one line, or None."""
-    c = config
-    if c.p < 3 or any(c.p % d == 0 for d in range(2, int(c.p ** 0.5) + 1)):
-        return f"--p must be a prime >= 3, got {c.p}"
-    if not 0 < c.frac < 1 or int(c.frac * c.p * c.p) in (0, c.p * c.p):
-        return f"--frac must leave pairs for both training and testing, got {c.frac}"
-    if c.n_embd < 1 or c.n_head < 1 or c.n_embd % c.n_head:
-        return f"--n-embd ({c.n_embd}) must be a positive multiple of --n-head ({c.n_head})"
-    if c.lr <= 0 or c.weight_decay < 0 or not 0 <= c.beta2 < 1:
-        return "--lr must be positive, --wd at least 0 and --beta2 in [0, 1)"
-    if min(c.steps, c.eval_interval, c.checkpoint_interval, c.warmup_steps) < 1:
-        return "--steps, --eval-interval, --checkpoint-interval and --warmup-steps must be at least 1"
-    return None
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineErrors(prog="python -m lama.grokking",
-                           description="Train a one-layer transformer on (a + b) mod p with full-batch AdamW and "
-                                       "record train and test loss and accuracy (grokking).")
-    defaults = GrokConfig()
-    for f in fields(GrokConfig):
-        names = [f"--{f.name.replace('_', '-')}"] + ([f"--{FLAGS[f.name]}"] if f.name in FLAGS else [])
-        parser.add_argument(*names, dest=f.name, type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name), help=HELP[f.name] + " (default: %(default)s)")
+    parser = Parser(prog=PROG, description="Train a one-layer transformer on (a + b) mod p with "
+                    "full-batch AdamW and record train and test loss and accuracy (grokking).")
+    add_config_options(parser, GrokConfig, aliases={"weight_decay": "--wd"})
     parser.add_argument("--out", required=True,
                         help="folder for metrics.json and the checkpoint; a run there is resumed")
     parser.add_argument("--beam", type=int, default=None, metavar="N",
-                        help="search N-wide for faster kernels (tinygrad's BEAM): about 15 minutes on first use, "
-                             "then cached in ~/.cache/tinygrad (default: tinygrad's BEAM setting, off)")
+                        help="search N-wide for faster kernels (tinygrad's BEAM): about 15 minutes "
+                             "on first use, then cached in ~/.cache/tinygrad (default: off)")
     args = parser.parse_args(argv)
-    config = GrokConfig(**{f.name: getattr(args, f.name) for f in fields(GrokConfig)})
-    if (problem := check(config)) is not None:
-        parser.error(problem)
+    config = config_from_args(parser, args, GrokConfig)
     if args.beam is not None and args.beam < 1:
         parser.error(f"--beam must be at least 1, got {args.beam}")
     out = Path(args.out)
@@ -231,12 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     try:
-        command = "python -m lama.grokking " + " ".join(sys.argv[1:] if argv is None else argv)
-        with Context(**({} if args.beam is None else {"BEAM": args.beam})):   # kernels are searched as compiled
-            train_grokking(config, out, log=lambda line: print(line, file=sys.stderr, flush=True), command=command)
-    except ValueError as e:                    # e.g. a checkpoint of another configuration
-        print(f"python -m lama.grokking: error: {e}", file=sys.stderr)
-        return 2
+        with Context(**({} if args.beam is None else {"BEAM": args.beam})):   # searched as compiled
+            train_grokking(config, out, log=log_stderr, command=recorded_command(PROG, argv))
+    except (ValueError, TrainingDiverged) as e:   # e.g. a checkpoint of another configuration
+        return fail(PROG, str(e))
     print(out / "metrics.json")
     return 0
 
@@ -248,7 +235,8 @@ def load_run(out_dir) -> tuple[GrokConfig, GrokModel, dict]:
     config = GrokConfig(**metrics["config"])
     model = GrokModel(config)
     if load_checkpoint(out, model) is None:
-        raise FileNotFoundError(f"{out} has no checkpoint.json: is it the --out of python -m lama.grokking?")
+        raise FileNotFoundError(f"{out} has no checkpoint.json: is it the --out of "
+                                f"python -m lama.grokking?")
     return config, model, metrics
 
 def fourier_basis(p: int) -> np.ndarray:
@@ -264,7 +252,8 @@ def fourier_basis(p: int) -> np.ndarray:
 
 def frequency_norms(W: np.ndarray) -> np.ndarray:
     """W (p, C), one row per input 0..p-1 (the numbers' embeddings) -> ((p - 1) / 2,): for each
-    frequency k, the norm of W's cos and sin components together, sqrt(|cos_k W|^2 + |sin_k W|^2)."""
+    frequency k, the norm of W's cos and sin components together,
+    sqrt(|cos_k W|^2 + |sin_k W|^2)."""
     F = fourier_basis(W.shape[0]) @ W                              # (p, C): W in the Fourier basis
     return np.sqrt((F[1::2] ** 2).sum(-1) + (F[2::2] ** 2).sum(-1))
 
