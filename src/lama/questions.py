@@ -361,8 +361,7 @@ def softmax_at_init(d: int, score: str, seed: int, T: int = 64, B: int = 8) -> d
     attn = MultiHeadAttention(d, 1, causal=False, score=score)
     rng = np.random.default_rng(seed)
     x = LayerNorm(d)(Tensor(rng.standard_normal((B, T, d)).astype(np.float32)))   # (B, T, d)
-    q, k, _ = attn.c_attn(x).split(d, dim=-1)
-    q, k = attn.split_heads(q), attn.split_heads(k)                       # (B, 1, T, d)
+    q, k, _ = attn.qkv(x)                                                 # (B, 1, T, d) each
     if score == "scaled_dot":
         scores = q @ k.transpose(-2, -1) / math.sqrt(d)                   # (B, 1, T, T)
     else:
