@@ -71,7 +71,7 @@ def char_maps(char_gpt):
 # --- the numbers --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("config", [dict(n_embd=32, n_layer=2, n_head=4),
-                                    dict(n_embd=36, n_layer=1, n_head=3, layer_norm_epsilon=1e-3)])
+                                    dict(n_embd=36, n_layer=1, n_head=3, eps=1e-3)])
 def test_gpt_weights_equal_the_reference(config):
     Tensor.manual_seed(1)
     model = GPT(GPTConfig(vocab_size=50, n_positions=16, **config))
@@ -81,14 +81,14 @@ def test_gpt_weights_equal_the_reference(config):
 
     wte, wpe = model.wte.weight.numpy().astype(np.float64), model.wpe.weight.numpy().astype(np.float64)
     x = wte[ids] + wpe[:11]
-    expected, x = reference_weights(model.h, x, model.config.n_head, True, eps=model.config.layer_norm_epsilon)
+    expected, x = reference_weights(model.h, x, model.config.n_head, True, eps=model.config.eps)
     assert len(weights) == len(expected) == model.config.n_layer
     for ours, theirs in zip(weights, expected):
         w = ours.numpy()                                            # (B, n_head, T, T)
         np.testing.assert_allclose(w, theirs, atol=1e-5)
         np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)       # rows sum to 1 over the keys
         assert (w[..., ~np.tri(11, dtype=bool)] == 0).all()         # exact zeros where masked
-    final = ref.layernorm(x, model.ln_f.weight.numpy(), model.ln_f.bias.numpy(), model.config.layer_norm_epsilon)
+    final = ref.layernorm(x, model.ln_f.weight.numpy(), model.ln_f.bias.numpy(), model.config.eps)
     np.testing.assert_allclose(logits.numpy(), final @ wte.T, atol=1e-4)
 
 
@@ -295,7 +295,7 @@ def save_hf_layout(model: GPT, folder: Path, tokenizer: dict | None = None) -> P
               str(folder / "model.safetensors"))
     c = model.config
     config = {"model_type": "gpt2", "vocab_size": c.vocab_size, "n_positions": c.n_positions, "n_embd": c.n_embd,
-              "n_layer": c.n_layer, "n_head": c.n_head, "layer_norm_epsilon": c.layer_norm_epsilon,
+              "n_layer": c.n_layer, "n_head": c.n_head, "layer_norm_epsilon": c.eps,
               "activation_function": "gelu_new"}
     (folder / "config.json").write_text(json.dumps(config | ({"tokenizer": tokenizer} if tokenizer else {})))
     return folder

@@ -20,7 +20,7 @@ class GPTConfig:
     n_embd: int = 768                # C: the width of the residual stream
     n_layer: int = 12                # the number of blocks
     n_head: int = 12                 # attention heads per block; head size C // n_head
-    layer_norm_epsilon: float = 1e-5
+    eps: float = 1e-5                # LayerNorm's epsilon (layer_norm_epsilon in config.json)
     bias: bool = True                # biases in the Linear layers and LayerNorms (GPT-2 has them)
     dropout: float = 0.0             # training mode only; Hugging Face's GPT2Config has 0.1
 
@@ -34,9 +34,8 @@ class GPTConfig:
                              f"n_head={self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout}")
-        if not self.layer_norm_epsilon > 0:
-            raise ValueError(f"GPTConfig.layer_norm_epsilon must be positive, "
-                             f"got {self.layer_norm_epsilon}")
+        if not self.eps > 0:
+            raise ValueError(f"GPTConfig.eps must be positive, got {self.eps}")
 
     @property
     def head_size(self) -> int:
@@ -45,7 +44,7 @@ class GPTConfig:
     def block_config(self) -> BlockConfig:
         """The configuration of each of the n_layer blocks: causal, pre-LN, as in GPT-2."""
         return BlockConfig(n_embd=self.n_embd, n_head=self.n_head, dropout=self.dropout,
-                           bias=self.bias, causal=True, norm="pre", eps=self.layer_norm_epsilon)
+                           bias=self.bias, causal=True, norm="pre", eps=self.eps)
 
     @classmethod
     def from_hf(cls, hf: dict) -> GPTConfig:
@@ -57,6 +56,8 @@ class GPTConfig:
         kwargs = {k: v for k, v in hf.items() if k in names and k not in ("bias", "dropout")}
         if "n_positions" not in kwargs and "n_ctx" in hf:
             kwargs["n_positions"] = hf["n_ctx"]
+        if "layer_norm_epsilon" in hf:
+            kwargs["eps"] = hf["layer_norm_epsilon"]
         return cls(**kwargs)
 
 
@@ -78,7 +79,7 @@ class GPT:
         emb = TokenPositionEmbedding(embedding)
         self.wte, self.wpe = emb.wte, emb.wpe                  # (V, C) tokens, (P, C) positions
         self.h = [Block(config.block_config()) for _ in range(config.n_layer)]
-        self.ln_f = LayerNorm(C, config.layer_norm_epsilon, config.bias)
+        self.ln_f = LayerNorm(C, config.eps, config.bias)
         for block in self.h:                                   # GPT-2's initialisation
             for layer in (block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj):
                 writes_residual = layer is block.attn.c_proj or layer is block.mlp.c_proj

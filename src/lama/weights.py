@@ -169,7 +169,7 @@ def save_gpt2(model: GPT, path: str | os.PathLike, extra: dict | None = None) ->
     config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
               "vocab_size": c.vocab_size, "n_positions": c.n_positions, "n_ctx": c.n_positions,
               "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head,
-              "layer_norm_epsilon": c.layer_norm_epsilon, "activation_function": "gelu_new",
+              "layer_norm_epsilon": c.eps, "activation_function": "gelu_new",
               "tie_word_embeddings": True, **(extra or {})}
     text = json.dumps(config, indent=1) + "\n"
     for name, write in [("model.safetensors", lambda tmp: safe_save(tensors, str(tmp))),
