@@ -1,7 +1,7 @@
 """The kernels of one GPT-2 small decode step, formulation against formulation (tinygrad, one
 process, alternating): the tied output layer as one product over 50,257 rows or in two pieces
-(lama.model.GPT.output), and the Linear layers of one position as tinygrad's plain product or as
-lama.model.one_position_linear. Random weights; 12 layers' worth of each so that the weights do not
+(lama.fast.output_layer), and the Linear layers of one position as tinygrad's plain product or as
+lama.fast.one_position_linear. Random weights; 12 layers' worth of each so that the weights do not
 stay in the CPU's cache. Prints medians in ms and the ratios.
 
     python benchmarks/bench_decode_kernels.py [--repeats 20]
@@ -14,7 +14,8 @@ import time
 
 from tinygrad import Tensor, TinyJit, nn
 
-from lama.model import GPT, GPTConfig, one_position_linear
+from lama.fast import one_position_linear, output_layer
+from lama.model import GPT, GPTConfig
 
 
 def timed(fn, x, repeats):
@@ -40,7 +41,7 @@ def main():
     W = model.wte.weight
     rows = {"one product": lambda x: [x @ W.T],
             "two pieces, fused (lazy cat)": lambda x: [(x @ W[:50176].T).cat(x @ W[50176:].T, dim=-1)],
-            "two pieces, GPT.output": lambda x: [model.output(x)]}
+            "two pieces, output_layer": lambda x: [output_layer(model, x)]}
     print("output layer, (1, 768) @ (768, 50257):")
     base = None
     for name, fn in rows.items():

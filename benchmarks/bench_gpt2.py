@@ -28,9 +28,9 @@ def make_checkpoint(folder: str) -> None:
 
 
 def lama_runner(folder, beam=None):
-    from lama.generate import Generator
+    from lama.fast import FastGenerator
     from lama.weights import load_gpt2
-    gen = Generator(load_gpt2(folder), beam=beam)   # one generator: its compiled steps are kept, as in use
+    gen = FastGenerator(load_gpt2(folder), beam=beam)   # one generator: its compiled steps are kept, as in use
 
     def run(prompt, n):
         t0 = time.perf_counter()

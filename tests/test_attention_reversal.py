@@ -44,9 +44,9 @@ def test_the_committed_results_are_the_default_run():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--length", "7"], "--length must be even"),
-    (["--vocab-size", "1"], "--vocab-size"),
-    (["--n-embd", "10", "--n-head", "4"], "multiple of --n-head"),
+    (["--length", "7"], "length must be even"),
+    (["--vocab-size", "1"], "vocab_size must be at least 2"),
+    (["--n-embd", "10", "--n-head", "4"], "multiple of n_head"),
     (["--steps", "0"], "must be positive"),
     (["--masks", "sideways"], "invalid choice"),
     (["--out", "/no-such-folder/reversal.json"], "does not exist"),

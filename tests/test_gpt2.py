@@ -43,9 +43,24 @@ def test_logits_match_transformers(tmp_path, config):
     assert diff <= 1e-4, diff
 
 
+def test_attention_weights_match_transformers(tmp_path):
+    """return_weights=True: the same logits, and each block's attention probabilities
+    (B, n_head, T, T) equal transformers' output_attentions."""
+    hf = save_hf(tmp_path, n_positions=16, n_embd=24, n_layer=3, n_head=3)
+    model = load_gpt2(tmp_path)
+    ids = np.random.default_rng(4).integers(0, 101, size=(2, 11))
+    logits, weights = model(Tensor(ids), return_weights=True)
+    assert np.array_equal(logits.numpy(), model(Tensor(ids)).numpy())
+    with torch.no_grad():
+        theirs = hf(torch.tensor(ids), output_attentions=True).attentions
+    assert len(weights) == 3 and weights[0].shape == (2, 3, 11, 11)
+    for w, t in zip(weights, theirs):
+        assert np.abs(w.numpy() - t.numpy()).max() <= 1e-5
+
+
 def test_full_vocabulary_prefill_and_decode_match_transformers(tmp_path):
-    """GPT-2's own vocabulary (the output layer in two pieces) and the decode step's Linear layers
-    (one_position_linear), position by position, against transformers' logits."""
+    """GPT-2's own vocabulary, the prompt and then every decode step through the KV cache
+    (lama.generate.Generator), position by position, against transformers' logits."""
     from lama.generate import Generator
     hf = save_hf(tmp_path, vocab_size=50257, n_positions=32, n_embd=64, n_layer=2, n_head=2)
     model = load_gpt2(tmp_path)

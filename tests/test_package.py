@@ -54,13 +54,13 @@ def test_the_wheel_holds_the_package(tmp_path):
 
     site = tmp_path / "site-packages"
     zipfile.ZipFile(wheel).extractall(site)
-    code = ("import lama.viz as v; assert v.SCRIPT.is_relative_to(v.Path(v.__file__).parent), v.SCRIPT; "
+    code = ("import lama.viewer as v; assert v.SCRIPT.is_relative_to(v.Path(v.__file__).parent), v.SCRIPT; "
             "page = v.to_html({'model': 'm', 'format': v.FORMAT, 'examples': []}); "
             "assert 'document$' in page and 'lama-attention' in page; print(v.__file__)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site)})
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.stdout.strip() == str(site / "lama" / "viz.py")
+    assert run.stdout.strip() == str(site / "lama" / "viewer.py")
     # the book's trained models stay in the source checkout: an installed lama says so in one line
     viz = subprocess.run([sys.executable, "-m", "lama.viz", "--model", "classifier", "--text", "()", "--out",
                           str(tmp_path / "view.html")], capture_output=True, text=True, cwd=tmp_path,

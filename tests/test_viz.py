@@ -1,6 +1,7 @@
-"""lama.viz: the attention weights it collects against the attention chapters' numpy reference, the
-pictures (size, one panel per head, the numbers they show, labels that do not overlap), the view's
-data, the command line (as a user runs it), and the interactive view in headless Chromium."""
+"""lama.viz and lama.viewer: the attention weights the models return and viz collects, against the
+attention chapters' numpy reference; the pictures (size, one panel per head, the numbers they show,
+labels that do not overlap); the view's data; the command line (as a user runs it); and the
+interactive view in headless Chromium."""
 import io
 import json
 import os
@@ -19,8 +20,9 @@ from lama.brackets import PAD, encode
 from lama.classifier import Encoder, EncoderConfig, load_model
 from lama.data import CharTokenizer
 from lama.model import GPT, GPTConfig
-from lama.viz import (AttentionMaps, collect, encoder_attention, figure_size, gpt_attention, head_scores, label_font,
-                      main, plot_grid, plot_head, plot_heads, plot_query, to_data, to_html)
+from lama.viewer import main, to_data, to_html
+from lama.viz import (collect, figure_size, head_scores, label_font, plot_grid, plot_head,
+                      plot_heads, plot_query)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSIFIER = ROOT / "docs" / "results" / "classifier.safetensors"
@@ -74,7 +76,7 @@ def test_gpt_weights_equal_the_reference(config):
     Tensor.manual_seed(1)
     model = GPT(GPTConfig(vocab_size=50, n_positions=16, **config))
     ids = np.random.default_rng(0).integers(0, 50, (2, 11))
-    logits, weights = gpt_attention(model, Tensor(ids, dtype=dtypes.int32))
+    logits, weights = model(Tensor(ids, dtype=dtypes.int32), return_weights=True)
     np.testing.assert_allclose(logits.numpy(), model(Tensor(ids, dtype=dtypes.int32)).numpy(), atol=1e-5)
 
     wte, wpe = model.wte.weight.numpy().astype(np.float64), model.wpe.weight.numpy().astype(np.float64)
@@ -92,8 +94,7 @@ def test_gpt_weights_equal_the_reference(config):
 
 def test_classifier_weights_equal_the_reference_with_padding(classifier):
     ids = encode(["(()", "()(())()", "))(("], T=12)                     # padded to 12 tokens
-    logits, weights = encoder_attention(classifier, Tensor(ids, dtype=dtypes.int32))
-    np.testing.assert_allclose(logits.numpy(), classifier(Tensor(ids, dtype=dtypes.int32)).numpy(), atol=1e-5)
+    _, weights = classifier.hidden(Tensor(ids, dtype=dtypes.int32), return_weights=True)
     x = classifier.embed(Tensor(ids, dtype=dtypes.int32)).numpy().astype(np.float64)
     real = ids != PAD                                                   # (B, T)
     expected, _ = reference_weights(classifier.blocks, x, classifier.config.n_head, False, real[:, None, :])
@@ -110,7 +111,7 @@ def test_collect_gpt_with_characters(char_gpt, char_maps):
     assert maps.tokens[:6] == ["F", "i", "r", "s", "t", "␣"] and maps.tokens[14] == "↵" and len(maps.tokens) == T
     assert maps.weights.shape == (2, 6, T, T) and maps.causal and maps.text == SENTENCE
     ids = Tensor([CharTokenizer(CHARS).encode(SENTENCE)], dtype=dtypes.int32)
-    _, weights = gpt_attention(char_gpt, ids)
+    _, weights = char_gpt(ids, return_weights=True)
     np.testing.assert_array_equal(maps.weights, np.stack([w.numpy()[0] for w in weights]))
     p = char_gpt(ids).softmax(-1).numpy()[0, -1]
     assert maps.output == f"next token: {CHARS[int(p.argmax())].replace(' ', '␣').replace(chr(10), '↵')} (p = {p.max():.2f})"

@@ -1,11 +1,11 @@
-// Generated from docs/attention-maps.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
-// lama's interactive attention view. It ships in the package (lama.viz inlines it in standalone pages)
-// and the site publishes it as javascripts/attention-view.js.
+// Generated from docs/attention-view.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+// lama's interactive attention view. It ships in the package (lama.viewer inlines it in
+// standalone pages) and the site publishes it as javascripts/attention-view.js.
 //
 // Fills every <div class="lama-attention"> with a view of the attention weights that
-// `python -m lama.viz ... --out file.json` wrote: from the file named by the div's data-src, or from
-// a <script type="application/json"> inside the div (the standalone pages that --out file.html
-// writes). Plain DOM and SVG: no library, and no request but the data file.
+// `python -m lama.viz ... --out file.json` wrote: from the file named by the div's data-src, or
+// from a <script type="application/json"> inside the div (the standalone pages that
+// --out file.html writes). Plain DOM and SVG: no library, and no request but the data file.
 (function () {
   "use strict";
 
@@ -17,20 +17,26 @@
   const MIN_WEIGHT = 0.01;  // lighter lines are not drawn
   const STYLE = `
 .lama-attention { margin: 1em 0; }
-.lama-attention-controls { display: flex; flex-wrap: wrap; gap: .4em 1.2em; align-items: center; font-size: .75rem; }
+.lama-attention-controls { display: flex; flex-wrap: wrap; gap: .4em 1.2em; align-items: center;
+  font-size: .75rem; }
 .lama-attention-controls label { display: inline-flex; gap: .4em; align-items: center; }
-.lama-attention select { font: inherit; color: inherit; background: transparent; border: 1px solid currentColor; border-radius: 3px; }
+.lama-attention select { font: inherit; color: inherit; background: transparent;
+  border: 1px solid currentColor; border-radius: 3px; }
 .lama-attention select option { color: #000; background: #fff; }
 .lama-attention-heads { display: inline-flex; flex-wrap: wrap; gap: .3em; }
-.lama-attention button { font: inherit; color: inherit; background: transparent; border: 1px solid currentColor;
-  border-radius: 3px; padding: .05em .45em; cursor: pointer; opacity: .55; }
+.lama-attention button { font: inherit; color: inherit; background: transparent;
+  border: 1px solid currentColor; border-radius: 3px; padding: .05em .45em; cursor: pointer;
+  opacity: .55; }
 .lama-attention button[aria-pressed="true"] { opacity: 1; font-weight: bold; }
-.lama-attention-swatch { display: inline-block; width: .75em; height: .75em; margin-right: .3em; border-radius: 2px; vertical-align: -.05em; }
-.lama-attention svg { display: block; max-width: 100%; height: auto; margin: .6em 0; font-family: monospace; font-size: 14px; }
+.lama-attention-swatch { display: inline-block; width: .75em; height: .75em; margin-right: .3em;
+  border-radius: 2px; vertical-align: -.05em; }
+.lama-attention svg { display: block; max-width: 100%; height: auto; margin: .6em 0;
+  font-family: monospace; font-size: 14px; }
 .lama-attention svg text { fill: currentColor; dominant-baseline: central; cursor: default; }
 .lama-attention-token { outline: none; }
 .lama-attention-token:focus rect { stroke: currentColor; stroke-width: 1; }
-.lama-attention-output, .lama-attention-status { font-size: .75rem; min-height: 1.4em; margin: .3em 0; }
+.lama-attention-output, .lama-attention-status { font-size: .75rem; min-height: 1.4em;
+  margin: .3em 0; }
 `;
 
   function make(tag, attrs, parent, text) {
@@ -77,7 +83,8 @@
         const label = make("label", {}, controls, "text");
         const select = make("select", { "data-role": "example" }, label);
         data.examples.forEach((example, k) => {
-          const short = example.text.length > 48 ? example.text.slice(0, 47) + "\u2026" : example.text;
+          const text = example.text;
+          const short = text.length > 48 ? text.slice(0, 47) + "\u2026" : text;
           make("option", { value: String(k) }, select, short.replace(/\n/g, " \u21b5 "));
         });
         select.addEventListener("change", () => {
@@ -89,7 +96,9 @@
       }
       const layerLabel = make("label", {}, controls, "layer");
       const layers = make("select", { "data-role": "layer" }, layerLabel);
-      for (let l = 0; l < data.n_layer; l++) make("option", { value: String(l) }, layers, String(l));
+      for (let l = 0; l < data.n_layer; l++) {
+        make("option", { value: String(l) }, layers, String(l));
+      }
       layers.addEventListener("change", () => {
         this.state.layer = Number(layers.value);
         this.update();
@@ -102,7 +111,8 @@
         if (choice === "all") {
           button.textContent = "all heads";
         } else {
-          make("span", { class: "lama-attention-swatch", style: `background: ${headColor(choice, data.n_head)}` }, button);
+          const color = headColor(choice, data.n_head);
+          make("span", { class: "lama-attention-swatch", style: `background: ${color}` }, button);
           button.append(`head ${choice}`);
         }
         button.addEventListener("click", () => {
@@ -113,7 +123,9 @@
       }
       this.output = make("p", { class: "lama-attention-output", "data-role": "output" }, root);
       this.svg = make("svg:svg", { role: "img", "data-role": "map" }, root);
-      this.status = make("p", { class: "lama-attention-status", "data-role": "status", "aria-live": "polite" }, root);
+      this.status = make("p", {
+        class: "lama-attention-status", "data-role": "status", "aria-live": "polite",
+      }, root);
     }
 
     // The two columns of tokens of the current text; redrawn when the text changes.
@@ -136,9 +148,18 @@
         for (let i = 0; i < T; i++) {
           const x = side === "q" ? 0 : this.column + GAP;
           const y = 4 + ROW * i;
-          const group = make("svg:g", { class: "lama-attention-token", tabindex: "0", "data-side": side, "data-index": String(i) }, svg);
-          const rect = make("svg:rect", { x: String(x), y: String(y), width: String(this.column), height: String(ROW - 2), rx: "3", "fill-opacity": "0" }, group);
-          make("svg:text", { x: String(side === "q" ? this.column - 8 : x + 8), y: String(y + ROW / 2 - 1), "text-anchor": side === "q" ? "end" : "start" }, group, example.tokens[i]);
+          const group = make("svg:g", {
+            class: "lama-attention-token", tabindex: "0",
+            "data-side": side, "data-index": String(i),
+          }, svg);
+          const rect = make("svg:rect", {
+            x: String(x), y: String(y), width: String(this.column), height: String(ROW - 2),
+            rx: "3", "fill-opacity": "0",
+          }, group);
+          make("svg:text", {
+            x: String(side === "q" ? this.column - 8 : x + 8), y: String(y + ROW / 2 - 1),
+            "text-anchor": side === "q" ? "end" : "start",
+          }, group, example.tokens[i]);
           const enter = () => this.setFocus({ side, index: i });
           const leave = () => this.setFocus(null);
           group.addEventListener("mouseenter", enter);
@@ -148,12 +169,14 @@
           this.cells[side].push(rect);
         }
       }
-      this.output.textContent = example.output ? `${this.data.model}: ${example.output}` : this.data.model;
+      const model = this.data.model;
+      this.output.textContent = example.output ? `${model}: ${example.output}` : model;
     }
 
     setFocus(focus) {
       const old = this.state.focus;
-      if (old === focus || (old && focus && old.side === focus.side && old.index === focus.index)) return;
+      const same = old && focus && old.side === focus.side && old.index === focus.index;
+      if (old === focus || same) return;
       this.state.focus = focus;
       this.update();
     }
@@ -169,7 +192,8 @@
       const T = example.tokens.length;
       const heads = this.heads();
       for (const button of this.headButtons) {
-        button.setAttribute("aria-pressed", String(button.dataset.head === String(this.state.head)));
+        const pressed = button.dataset.head === String(this.state.head);
+        button.setAttribute("aria-pressed", String(pressed));
       }
       this.edges.textContent = "";
       const x1 = this.column + 2;
@@ -184,7 +208,8 @@
             if (w < MIN_WEIGHT) continue;
             make("svg:line", {
               class: "lama-attention-edge", "data-head": String(h),
-              x1: String(x1), y1: String(3 + ROW * i + ROW / 2), x2: String(x2), y2: String(3 + ROW * j + ROW / 2),
+              x1: String(x1), y1: String(3 + ROW * i + ROW / 2),
+              x2: String(x2), y2: String(3 + ROW * j + ROW / 2),
               stroke: color, "stroke-width": "2", "stroke-opacity": w.toFixed(3),
             }, this.edges);
           }
@@ -201,7 +226,8 @@
         shade("k", k, 0, single);
       }
       if (!focus) {
-        this.status.textContent = "Hover a token: on the left to see where it attends, on the right to see what attends to it.";
+        this.status.textContent = "Hover a token: on the left to see where it attends, "
+          + "on the right to see what attends to it.";
         return;
       }
       const other = focus.side === "q" ? "k" : "q";
@@ -215,17 +241,18 @@
       shade(focus.side, focus.index, 0.25, single);
       const token = quoted(example.tokens[focus.index]);
       const verb = focus.side === "q" ? "attends most to" : "is attended to most by";
+      const named = (p) => `${quoted(example.tokens[p.k])} (${p.k}) ${p.w.toFixed(2)}`;
       let parts;
       if (heads.length === 1) {
-        parts = pairs.sort((a, b) => b.w - a.w).slice(0, 3)
-          .map((p) => `${quoted(example.tokens[p.k])} (${p.k}) ${p.w.toFixed(2)}`);
+        parts = pairs.sort((a, b) => b.w - a.w).slice(0, 3).map(named);
       } else {
         parts = heads.map((h) => {
           const best = pairs.filter((p) => p.h === h).sort((a, b) => b.w - a.w)[0];
-          return `head ${h}: ${quoted(example.tokens[best.k])} (${best.k}) ${best.w.toFixed(2)}`;
+          return `head ${h}: ${named(best)}`;
         });
       }
-      this.status.textContent = `Layer ${layer}: ${token} (position ${focus.index}) ${verb} ${parts.join(", ")}`;
+      this.status.textContent =
+        `Layer ${layer}: ${token} (position ${focus.index}) ${verb} ${parts.join(", ")}`;
     }
   }
 
@@ -242,7 +269,9 @@
         });
     load
       .then((data) => {
-        if (data.format !== FORMAT) throw new Error(`expected data of format ${FORMAT}, got ${data.format}`);
+        if (data.format !== FORMAT) {
+          throw new Error(`expected data of format ${FORMAT}, got ${data.format}`);
+        }
         new View(root, data);
       })
       .catch((error) => {

@@ -35,13 +35,14 @@ class MLP:
     """Position-wise: widen to 4 * n_embd, GELU (or ReLU), project back.
     x (B, T, n_embd) -> (B, T, n_embd)."""
 
-    def __init__(self, n_embd: int, bias: bool = True, dropout: float = 0.0, activation: str = "gelu"):
+    def __init__(self, n_embd: int, bias: bool = True, dropout: float = 0.0,
+                 activation: str = "gelu"):
         self.c_fc = nn.Linear(n_embd, 4 * n_embd, bias)
         self.c_proj = nn.Linear(4 * n_embd, n_embd, bias)
         self.dropout, self.activation = dropout, ACTIVATIONS[activation]
 
     def __call__(self, x: Tensor) -> Tensor:
-        h = self.activation(self.c_fc(x)).contiguous()        # (B, T, 4C); see below
+        h = self.activation(self.c_fc(x)).contiguous()        # (B, T, 4C); stored, see below
         return self.c_proj(h).dropout(self.dropout)           # (B, T, C)
 
 @dataclass
@@ -49,11 +50,11 @@ class BlockConfig:
     """The sizes and switches of a transformer block (defaults: GPT-2 small)."""
     n_embd: int = 768       # channels per position, C
     n_head: int = 12        # attention heads; n_embd must be divisible by n_head
-    dropout: float = 0.0    # on attention weights and on what each sub-block adds (training mode only)
+    dropout: float = 0.0    # on attention weights and on what each sub-block adds (training only)
     bias: bool = True       # biases in the Linear layers and the LayerNorms
     causal: bool = True     # a position attends only to itself and earlier positions
-    norm: str = "pre"       # "pre": x + f(LN(x)) as in GPT-2; "post": LN(x + f(x)) as in Vaswani et al.;
-                            # "none": x + f(x), no LayerNorm at all
+    norm: str = "pre"       # "pre": x + f(LN(x)) as in GPT-2; "post": LN(x + f(x)) as in Vaswani
+                            # et al.; "none": x + f(x), no LayerNorm at all
     eps: float = 1e-5       # LayerNorm epsilon (GPT-2's layer_norm_epsilon)
     activation: str = "gelu"  # the MLP's nonlinearity: "gelu" (GPT-2) or "relu"
     residual: bool = True   # False: each sub-block's output replaces x instead of being added to it
@@ -63,9 +64,11 @@ class BlockConfig:
         if self.norm not in ("pre", "post", "none"):
             raise ValueError(f"norm must be 'pre', 'post' or 'none', got {self.norm!r}")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
         if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head != 0:
-            raise ValueError(f"n_embd={self.n_embd} must be a positive multiple of n_head={self.n_head}")
+            raise ValueError(f"n_embd={self.n_embd} must be a positive multiple of "
+                             f"n_head={self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.eps <= 0:
@@ -99,7 +102,8 @@ class Block:
             x = self.ln_1(self.add(x, a))     # normalise the sum
             x = self.ln_2(self.add(x, self.mlp(x)))
         else:                                 # "pre", or "none": the same without LayerNorm
-            ln_1, ln_2 = (self.ln_1, self.ln_2) if self.ln_1 is not None else (lambda t: t, lambda t: t)
+            same = lambda t: t  # noqa: E731
+            ln_1, ln_2 = (self.ln_1, self.ln_2) if self.ln_1 is not None else (same, same)
             a, weights = self.attn(ln_1(x), mask, return_weights=True)
             x = self.add(x, a)                # the residual stream itself is never normalised
             x = self.add(x, self.mlp(ln_2(x)))

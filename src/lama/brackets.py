@@ -70,7 +70,8 @@ def split_of(s: str) -> str:
 
 
 def make_examples(n: int, lengths, split: str, rng: np.random.Generator, negatives=KINDS[1:],
-                  length_weights=None, max_tries: int = 10_000) -> tuple[list[str], np.ndarray, list[str]]:
+                  length_weights=None, max_tries: int = 10_000
+                  ) -> tuple[list[str], np.ndarray, list[str]]:
     """n strings of the split ("train" or "test"), half balanced and half negatives, in random
     order. The negatives take the kinds of `negatives` in turn (default: the three in equal parts);
     each string's length is drawn from `lengths`, uniformly or with probabilities proportional to
@@ -80,18 +81,20 @@ def make_examples(n: int, lengths, split: str, rng: np.random.Generator, negativ
     if not negatives or not set(negatives) <= set(KINDS[1:]):
         raise ValueError(f"negatives must be kinds among {KINDS[1:]}, got {negatives!r}")
     lengths = [int(length) for length in lengths]
-    p = None if length_weights is None else np.asarray(length_weights, dtype=float) / np.sum(length_weights)
+    p = None if length_weights is None else np.divide(length_weights, np.sum(length_weights))
     kinds = [KINDS[0] if i % 2 == 0 else negatives[(i // 2) % len(negatives)] for i in range(n)]
     kinds = [kinds[i] for i in rng.permutation(n)]
     strings = []
     for kind in kinds:
         for _ in range(max_tries):   # draw a length and a string until the string is of the split
-            length = lengths[rng.integers(len(lengths))] if p is None else lengths[rng.choice(len(lengths), p=p)]
+            i = rng.integers(len(lengths)) if p is None else rng.choice(len(lengths), p=p)
+            length = lengths[i]
             s = sample(kind, length, rng)
             if split_of(s) == split:
                 break
         else:
-            raise ValueError(f"no {kind} string of lengths {lengths} in the {split} split after {max_tries} tries")
+            raise ValueError(f"no {kind} string of lengths {lengths} in the {split} split "
+                             f"after {max_tries} tries")
         strings.append(s)
     labels = np.array([is_balanced(s) for s in strings], dtype=np.int32)
     return strings, labels, kinds
@@ -102,11 +105,12 @@ def encode(strings: list[str], T: int) -> np.ndarray:
     ids[:, 0] = CLS
     for b, s in enumerate(strings):
         if len(s) + 1 > T:
-            raise ValueError(f"a string of {len(s)} brackets needs T >= {len(s) + 1} ([CLS] comes first), got T={T}")
+            raise ValueError(f"a string of {len(s)} brackets needs T >= {len(s) + 1} "
+                             f"([CLS] comes first), got T={T}")
         ids[b, 1:len(s) + 1] = [OPEN if c == "(" else CLOSE for c in s]
     return ids
 
-HARD_NEGATIVES = ("swapped", "shuffled", "swapped", "flipped")   # half of the negatives are near misses
+HARD_NEGATIVES = ("swapped", "shuffled", "swapped", "flipped")   # half of them near misses
 
 
 class BracketBatches:
@@ -117,7 +121,8 @@ class BracketBatches:
 
     def __init__(self, batch_size: int = 64, max_length: int = 40, mix: str = "even"):
         if batch_size < 1 or max_length < 2:
-            raise ValueError(f"need batch_size >= 1 and max_length >= 2, got {batch_size} and {max_length}")
+            raise ValueError(f"need batch_size >= 1 and max_length >= 2, "
+                             f"got {batch_size} and {max_length}")
         if mix not in ("even", "hard"):
             raise ValueError(f"mix must be 'even' or 'hard', got {mix!r}")
         self.batch_size, self.max_length, self.mix = batch_size, max_length, mix
@@ -128,8 +133,10 @@ class BracketBatches:
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if split == "train" and self.mix == "hard":
             strings, labels, _ = make_examples(self.batch_size, self.lengths, "train", rng,
-                                               negatives=HARD_NEGATIVES, length_weights=self.lengths)
-        else:
-            strings, labels, _ = make_examples(self.batch_size, self.lengths, "train" if split == "train" else "test", rng)
+                                               negatives=HARD_NEGATIVES,
+                                               length_weights=self.lengths)
+        else:                        # the "val" batches come from the test split
+            strings, labels, _ = make_examples(self.batch_size, self.lengths,
+                                               "train" if split == "train" else "test", rng)
         return (Tensor(encode(strings, self.max_length + 1), dtype=dtypes.int32),
                 Tensor(labels, dtype=dtypes.int32))

@@ -5,19 +5,21 @@ balanced brackets by
 
     python -m lama.classifier --out docs/results
 """
-import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tinygrad import Tensor, dtypes, nn
-from tinygrad.nn.state import get_state_dict, load_state_dict, safe_load, safe_load_metadata, safe_save
+from tinygrad.nn.state import (get_state_dict, load_state_dict, safe_load, safe_load_metadata,
+                               safe_save)
 
 from lama.block import Block, BlockConfig, LayerNorm
 from lama.brackets import KINDS, PAD, VOCAB_SIZE, BracketBatches, encode, make_examples
+from lama.cli import Parser, add_config_options, atomic_save, atomic_write_json, config_from_args, \
+    recorded_command
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 from lama.self_attention import padding_mask
 from lama.train import AdamW, TrainConfig, train
@@ -35,6 +37,12 @@ class EncoderConfig:
     positions: str = "sinusoidal"  # or "learned" (GPT-2, BERT); see "Positions"
     pad_id: int = PAD              # positions holding this id are padding: no one attends to them
 
+    def __post_init__(self):
+        if min(self.vocab_size, self.n_positions, self.n_layer, self.n_classes) < 1:
+            raise ValueError("vocab_size, n_positions, n_layer and n_classes must be at least 1")
+        if self.positions not in ("learned", "sinusoidal"):
+            raise ValueError(f"positions must be 'learned' or 'sinusoidal', got {self.positions!r}")
+
 
 class Encoder:
     """A bidirectional transformer with a classification head on position 0 ([CLS]).
@@ -44,7 +52,8 @@ class Encoder:
         self.config = config
         self.embed = TokenPositionEmbedding(
             EmbeddingConfig(config.vocab_size, config.n_positions, config.n_embd, config.positions))
-        block = BlockConfig(n_embd=config.n_embd, n_head=config.n_head, dropout=config.dropout, causal=False)
+        block = BlockConfig(n_embd=config.n_embd, n_head=config.n_head, dropout=config.dropout,
+                            causal=False)   # checks n_embd, n_head and dropout
         self.blocks = [Block(block) for _ in range(config.n_layer)]
         self.ln_f = LayerNorm(config.n_embd)
         self.head = nn.Linear(config.n_embd, config.n_classes)
@@ -55,7 +64,7 @@ class Encoder:
         mask = padding_mask(ids != self.config.pad_id)   # (B, 1, T): every query, only real keys
         x, weights = self.embed(ids), []                 # (B, T, C)
         for block in self.blocks:
-            x, w = block(x, mask, return_weights=True)   # no causal mask: causal=False in the config
+            x, w = block(x, mask, return_weights=True)   # no causal mask: causal=False above
             weights.append(w)
         x = self.ln_f(x)
         return (x, weights) if return_weights else x
@@ -70,20 +79,41 @@ def classification_loss(model: Encoder, ids: Tensor, labels: Tensor) -> Tensor:
 
 @dataclass
 class ExperimentConfig:
-    """The brackets experiment: model, data and training settings."""
-    n_layer: int = 2
-    n_embd: int = 32
-    n_head: int = 4
-    positions: str = "sinusoidal"
-    max_length: int = 40        # the longest training string
-    test_max_length: int = 60   # the longest test string; longer than max_length on purpose
-    steps: int = 3500
-    batch_size: int = 64
-    lr: float = 5e-3
-    weight_decay: float = 0.01
-    seed: int = 0
-    test_size: int = 2000       # test strings per group (seen lengths, longer lengths)
-    mix: str = "even"           # training batches: "even" (the test's mix) or "hard" (see BracketBatches)
+    """The brackets experiment: model, data and training settings (help: the command line's)."""
+    n_layer: int = field(default=2, metadata={"help": "transformer blocks"})
+    n_embd: int = field(default=32, metadata={"help": "channels per position"})
+    n_head: int = field(default=4, metadata={"help": "attention heads"})
+    positions: str = field(default="sinusoidal", metadata={"help": "'sinusoidal' or 'learned'"})
+    max_length: int = field(default=40, metadata={"help": "longest training string (even)"})
+    test_max_length: int = field(default=60, metadata={
+        "help": "longest test string; the lengths above --max-length are the 'longer' test"})
+    steps: int = field(default=3500, metadata={"help": "training steps"})
+    batch_size: int = field(default=64, metadata={"help": "strings per step"})
+    lr: float = field(default=5e-3, metadata={"help": "peak learning rate"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW's weight decay"})
+    seed: int = field(default=0, metadata={"help": "seed of the weights, data and test sets"})
+    test_size: int = field(default=2000, metadata={"help": "test strings per group"})
+    mix: str = field(default="even", metadata={
+        "help": "training batches: 'even' (the test's mix) or 'hard' (half the negatives "
+                "swapped, lengths drawn in proportion to themselves; see BracketBatches)"})
+
+    def __post_init__(self):
+        if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a positive multiple of "
+                             f"n_head ({self.n_head})")
+        if self.max_length < 2 or self.max_length % 2:
+            raise ValueError(f"max_length must be even and at least 2, got {self.max_length}")
+        if self.test_max_length < self.max_length + 2:
+            raise ValueError(f"test_max_length must be at least max_length + 2, "
+                             f"got {self.test_max_length}")
+        if min(self.n_layer, self.steps, self.batch_size, self.test_size) < 1 or self.lr <= 0:
+            raise ValueError("n_layer, steps, batch_size, test_size and lr must be positive")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be at least 0, got {self.weight_decay}")
+        if self.positions not in ("learned", "sinusoidal"):
+            raise ValueError(f"positions must be 'learned' or 'sinusoidal', got {self.positions!r}")
+        if self.mix not in ("even", "hard"):
+            raise ValueError(f"mix must be 'even' or 'hard', got {self.mix!r}")
 
 
 def build(cfg: ExperimentConfig) -> Encoder:
@@ -97,23 +127,28 @@ def train_classifier(cfg: ExperimentConfig, log=None) -> tuple[Encoder, list[dic
     `log` is called with progress lines (default: none)."""
     model = build(cfg)
     optimizer = AdamW(get_state_dict(model), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    config = TrainConfig(steps=cfg.steps, lr=cfg.lr, min_lr=cfg.lr / 10, warmup_steps=min(50, cfg.steps // 10),
-                         eval_interval=max(1, cfg.steps // 10), eval_batches=4, log_interval=50, seed=cfg.seed)
-    history = train(model, optimizer, BracketBatches(cfg.batch_size, cfg.max_length, cfg.mix), config,
-                    loss_fn=classification_loss, log=log)
+    config = TrainConfig(steps=cfg.steps, lr=cfg.lr, min_lr=cfg.lr / 10,
+                         warmup_steps=min(50, cfg.steps // 10),
+                         eval_interval=max(1, cfg.steps // 10), eval_batches=4, log_interval=50,
+                         seed=cfg.seed)
+    batches = BracketBatches(cfg.batch_size, cfg.max_length, cfg.mix)
+    history = train(model, optimizer, batches, config, loss_fn=classification_loss, log=log)
     return model, history
 
-def score(model: Encoder, strings: list[str], labels: np.ndarray, T: int, chunk: int = 500) -> dict:
-    """The model on a labelled set: mean loss, accuracy, and per string p(balanced) and correctness."""
-    logp = np.concatenate([model(Tensor(encode(strings[i:i + chunk], T), dtype=dtypes.int32)).log_softmax(-1).numpy()
-                           for i in range(0, len(strings), chunk)])       # (N, 2)
+def score(model: Encoder, strings: list[str], labels: np.ndarray, T: int,
+          chunk: int = 500) -> dict:
+    """The model on a labelled set: mean loss, accuracy, and per string p(balanced) and
+    correctness. strings: N strings, labels (N,) -> dict; chunk strings per forward pass."""
+    logp = np.concatenate([
+        model(Tensor(encode(strings[i:i + chunk], T), dtype=dtypes.int32)).log_softmax(-1).numpy()
+        for i in range(0, len(strings), chunk)])                          # (N, 2)
     correct = logp.argmax(-1) == labels
-    return {"loss": float(-logp[np.arange(len(labels)), labels].mean()), "accuracy": float(correct.mean()),
-            "p_balanced": np.exp(logp[:, 1]), "correct": correct}
+    return {"loss": float(-logp[np.arange(len(labels)), labels].mean()),
+            "accuracy": float(correct.mean()), "p_balanced": np.exp(logp[:, 1]), "correct": correct}
 
 
-def report(strings: list[str], labels: np.ndarray, kinds: list[str], trained: dict, untrained: dict,
-           n_examples: int = 2, max_errors: int = 10) -> dict:
+def report(strings: list[str], labels: np.ndarray, kinds: list[str], trained: dict,
+           untrained: dict, n_examples: int = 2, max_errors: int = 10) -> dict:
     """The JSON-able summary of one test set: accuracy and loss against the baselines, accuracy by
     length and by kind, and a few examples of each kind plus the model's errors."""
     lengths, kinds = np.array([len(s) for s in strings]), np.array(kinds)
@@ -121,18 +156,20 @@ def report(strings: list[str], labels: np.ndarray, kinds: list[str], trained: di
     shown = [i for k in KINDS for i in np.flatnonzero(kinds == k)[:n_examples]]
     errors = np.flatnonzero(~trained["correct"])
     shown += [int(i) for i in errors[:max_errors] if i not in shown]
+    correct = trained["correct"]
     return {
         "n": len(strings), "lengths": [int(lengths.min()), int(lengths.max())],
         "accuracy": trained["accuracy"], "loss": trained["loss"],
         "random_network": {"accuracy": untrained["accuracy"], "loss": untrained["loss"]},
-        "baselines": {"chance": 0.5, "majority_class": float(max(labels.mean(), 1 - labels.mean())),
+        "baselines": {"chance": 0.5,
+                      "majority_class": float(max(labels.mean(), 1 - labels.mean())),
                       "counting": float(counting.mean())},
         "errors": int(len(errors)),
-        "by_length": {int(n): float(trained["correct"][lengths == n].mean()) for n in np.unique(lengths)},
-        "by_kind": {k: float(trained["correct"][kinds == k].mean()) for k in KINDS},
+        "by_length": {int(n): float(correct[lengths == n].mean()) for n in np.unique(lengths)},
+        "by_kind": {k: float(correct[kinds == k].mean()) for k in KINDS},
         "examples": [{"string": strings[i], "kind": str(kinds[i]), "label": int(labels[i]),
-                      "p_balanced": round(float(trained["p_balanced"][i]), 4), "correct": bool(trained["correct"][i])}
-                     for i in shown],
+                      "p_balanced": round(float(trained["p_balanced"][i]), 4),
+                      "correct": bool(correct[i])} for i in shown],
     }
 
 def run_experiment(cfg: ExperimentConfig, log=None) -> tuple[Encoder, dict]:
@@ -142,19 +179,23 @@ def run_experiment(cfg: ExperimentConfig, log=None) -> tuple[Encoder, dict]:
     model, history = train_classifier(cfg, log)
     wall_s = time.perf_counter() - start
     untrained, T = build(cfg), cfg.test_max_length + 1
-    rng = np.random.default_rng([cfg.seed, 1])                       # not the training batches' stream
-    groups = {"seen": range(2, cfg.max_length + 1, 2), "longer": range(cfg.max_length + 2, cfg.test_max_length + 1, 2)}
+    rng = np.random.default_rng([cfg.seed, 1])                 # not the training batches' stream
+    groups = {"seen": range(2, cfg.max_length + 1, 2),
+              "longer": range(cfg.max_length + 2, cfg.test_max_length + 1, 2)}
     tests = {}
     for name, lengths in groups.items():
         strings, labels, kinds = make_examples(cfg.test_size, lengths, "test", rng)
-        tests[name] = report(strings, labels, kinds, score(model, strings, labels, T), score(untrained, strings, labels, T))
-    return model, {"settings": asdict(cfg), "parameters": sum(t.numel() for t in get_state_dict(model).values() if t.is_param),
+        tests[name] = report(strings, labels, kinds, score(model, strings, labels, T),
+                             score(untrained, strings, labels, T))
+    parameters = sum(t.numel() for t in get_state_dict(model).values() if t.is_param)
+    return model, {"settings": asdict(cfg), "parameters": parameters,
                    "train_wall_s": round(wall_s, 1), "history": history, "test": tests}
 
 
 def save_model(model: Encoder, path: str | Path) -> None:
     """The model's weights as safetensors, with its EncoderConfig in the metadata."""
-    safe_save(get_state_dict(model), str(path), metadata={"config": json.dumps(asdict(model.config))})
+    metadata = {"config": json.dumps(asdict(model.config))}
+    atomic_save(path, lambda tmp: safe_save(get_state_dict(model), str(tmp), metadata=metadata))
 
 
 def load_model(path: str | Path) -> Encoder:
@@ -164,54 +205,23 @@ def load_model(path: str | Path) -> Encoder:
     load_state_dict(model, safe_load(str(path)), verbose=False)
     return model
 
-HELP = {"n_layer": "transformer blocks", "n_embd": "channels per position", "n_head": "attention heads",
-        "positions": "'sinusoidal' or 'learned' position embeddings", "max_length": "longest training string (even)",
-        "test_max_length": "longest test string; the lengths above --max-length are the 'longer' test",
-        "steps": "training steps", "batch_size": "strings per step", "lr": "peak learning rate",
-        "weight_decay": "AdamW's weight decay", "seed": "seed of the weights, the data and the test sets",
-        "test_size": "test strings per group",
-        "mix": "'hard' (half the negatives swapped, lengths drawn in proportion to themselves) or 'even' training batches"}
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message):  # a user mistake: one line and exit status 2, not the usage text
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineErrors(prog="python -m lama.classifier",
-                           description="Train an encoder-only transformer to tell balanced bracket strings from "
-                                       "unbalanced ones, and report its test accuracy as JSON.")
-    defaults = ExperimentConfig()
-    for f in fields(ExperimentConfig):
-        default = getattr(defaults, f.name)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
-                            help=HELP[f.name] + " (default: %(default)s)")
-    parser.add_argument("--out", help="write classifier.json and classifier.safetensors into this folder")
+    parser = Parser(prog="python -m lama.classifier",
+                    description="Train an encoder-only transformer to tell balanced bracket "
+                                "strings from unbalanced ones; report its test accuracy as JSON.")
+    add_config_options(parser, ExperimentConfig)
+    parser.add_argument("--out", help="write classifier.json and classifier.safetensors here")
     args = parser.parse_args(argv)
-    cfg_args = {f.name: getattr(args, f.name) for f in fields(ExperimentConfig)}
-    if cfg_args["n_embd"] <= 0 or cfg_args["n_head"] <= 0 or cfg_args["n_embd"] % cfg_args["n_head"]:
-        parser.error(f"--n-embd ({cfg_args['n_embd']}) must be a positive multiple of --n-head ({cfg_args['n_head']})")
-    if cfg_args["max_length"] < 2 or cfg_args["max_length"] % 2 or cfg_args["test_max_length"] < cfg_args["max_length"] + 2:
-        parser.error("--max-length must be even and >= 2, and --test-max-length at least --max-length + 2")
-    if min(cfg_args["n_layer"], cfg_args["steps"], cfg_args["batch_size"], cfg_args["test_size"]) < 1 \
-            or cfg_args["lr"] <= 0 or cfg_args["weight_decay"] < 0:
-        parser.error("--n-layer, --steps, --batch-size, --test-size and --lr must be positive, --weight-decay >= 0")
-    if cfg_args["positions"] not in ("learned", "sinusoidal"):
-        parser.error(f"--positions must be 'learned' or 'sinusoidal', got {cfg_args['positions']!r}")
-    if cfg_args["mix"] not in ("even", "hard"):
-        parser.error(f"--mix must be 'even' or 'hard', got {cfg_args['mix']!r}")
+    cfg = config_from_args(parser, args, ExperimentConfig)
     if args.out and not Path(args.out).is_dir():
         parser.error(f"--out {args.out}: no such folder")
-    cfg = ExperimentConfig(**cfg_args)
 
     model, results = run_experiment(cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
-    results = {"command": "python -m lama.classifier " + " ".join(sys.argv[1:] if argv is None else argv), **results}
-    text = json.dumps(results, indent=1)
+    results = {"command": recorded_command("python -m lama.classifier", argv), **results}
     if args.out:
-        Path(args.out, "classifier.json").write_text(text + "\n", encoding="utf-8")
+        atomic_write_json(Path(args.out, "classifier.json"), results)
         save_model(model, Path(args.out, "classifier.safetensors"))
-    print(text)
+    print(json.dumps(results, indent=1))
     return 0
 
 

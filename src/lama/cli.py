@@ -89,10 +89,20 @@ def atomic_save(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, _new_file_mode(path))   # mkstemp makes 0600; keep the usual permissions
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _new_file_mode(path: Path) -> int:
+    """The permissions path keeps, or has as a new file: 0666 less the process's umask."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:

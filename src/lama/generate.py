@@ -1,18 +1,21 @@
 # Generated from docs/generation.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
-"""Generating tokens with a GPT: greedy decoding, temperature, top-k and top-p sampling, and the
-KV cache with a JIT-compiled decode step whose position is a symbolic tinygrad Variable."""
+"""Generating tokens with a GPT: greedy decoding, temperature, top-k and top-p sampling, the KV
+cache with a JIT-compiled decode step whose position is a symbolic tinygrad Variable, and the
+tokenizer that comes with a checkpoint."""
 from __future__ import annotations
 
-import argparse
 import json
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from tinygrad import Device, Tensor, TinyJit, Variable, dtypes
-from tinygrad.helpers import Context
+from tinygrad import Tensor, TinyJit, Variable, dtypes
 
+from lama.block import Block
 from lama.model import GPT, GPTConfig
+from lama.multihead import MultiHeadAttention
+from lama.self_attention import causal_mask
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
     """Raise ValueError for settings that make no distribution."""
@@ -39,7 +42,7 @@ def sample_next(logits: np.ndarray, temperature: float = 1.0, top_k: int | None 
     p /= p.sum()                                                # (V,) softmax
     if top_p is not None and top_p < 1:
         order = np.argsort(-p, kind="stable")                   # most likely first
-        before = np.cumsum(p[order]) - p[order]                 # the mass of the tokens ahead of each
+        before = np.cumsum(p[order]) - p[order]                 # the mass ahead of each token
         keep = order[before < top_p]                            # always keeps the most likely token
         nucleus = np.zeros_like(p)
         nucleus[keep] = p[keep]
@@ -47,66 +50,91 @@ def sample_next(logits: np.ndarray, temperature: float = 1.0, top_k: int | None 
     rng = rng if rng is not None else np.random.default_rng()
     return int(rng.choice(len(p), p=p))
 
-class Generator:
-    """Generates token ids with a GPT. With cache=True (the default) it keeps the keys and values of
-    all earlier positions and runs one token per step, through a TinyJit-compiled decode step."""
+def new_cache(config: GPTConfig, batch: int = 1) -> list[Tensor]:
+    """An empty key/value cache: per block, a zero (2, batch, n_head, n_positions, head_size)."""
+    shape = (2, batch, config.n_head, config.n_positions, config.head_size)
+    return [Tensor.zeros(*shape).contiguous().realize() for _ in range(config.n_layer)]
 
-    def __init__(self, model: GPT, cache: bool = True, jit: bool = True, beam: int | None = None):
+
+def remember(cache: Tensor, k: Tensor, v: Tensor, start_pos) -> tuple[Tensor, Tensor]:
+    """Write k, v (B, nh, T, hs) into cache at positions start_pos.. -> the keys and the values
+    of all positions so far, (B, nh, start_pos+T, hs) each."""
+    T = k.shape[2]
+    cache[:, :, :, start_pos:start_pos + T, :].assign(Tensor.stack(k, v)).realize()
+    return cache[0, :, :, :start_pos + T, :], cache[1, :, :, :start_pos + T, :]
+
+
+def cached_attention(attn: MultiHeadAttention, x: Tensor, cache: Tensor, start_pos) -> Tensor:
+    """Multi-head attention of the T new positions x (B, T, C), at positions start_pos.., over
+    themselves and the start_pos positions before them, whose keys and values are in cache
+    (2, B, n_head, n_positions, head_size). -> (B, T, C)"""
+    T = x.shape[1]
+    q, k, v = attn.qkv(x)                                   # (B, nh, T, hs) each
+    keys, values = remember(cache, k, v, start_pos)          # (B, nh, start_pos+T, hs) each
+    mask = causal_mask(T, start_pos + T) if T > 1 else None  # (T, start_pos+T)
+    y, _ = attn.attend(q, keys, values, mask)                # (B, nh, T, hs)
+    return attn.project(y)                                   # (B, T, C)
+
+
+def cached_block(block: Block, x: Tensor, cache: Tensor, start_pos) -> Tensor:
+    """A pre-LN Block on the new positions x (B, T, C), attending through the cache. -> (B, T, C)"""
+    x = x + cached_attention(block.attn, block.ln_1(x), cache, start_pos)
+    return x + block.mlp(block.ln_2(x))
+
+
+def cached_forward(model: GPT, ids: Tensor, cache: list[Tensor], start_pos) -> Tensor:
+    """GPT.__call__ for ids (B, T) at positions start_pos.., whose earlier keys and values are in
+    cache (one tensor per block, see new_cache) -> logits (B, T, V)."""
+    T = ids.shape[1]
+    x = model.wte(ids) + model.wpe.weight[start_pos:start_pos + T]      # (B, T, C)
+    for block, block_cache in zip(model.h, cache):
+        x = cached_block(block, x, block_cache, start_pos)
+    return model.ln_f(x) @ model.wte.weight.T                            # (B, T, V)
+
+class Generator:
+    """Generates token ids with a GPT. With cache=True (the default) it keeps the keys and values
+    of all earlier positions and runs one token per step, through a TinyJit-compiled decode step."""
+
+    def __init__(self, model: GPT, cache: bool = True):
         self.model, self.n_positions = model, model.config.n_positions
-        self.cache = model.new_cache() if cache else None
+        self.cache = new_cache(model.config) if cache else None
         self.pos = 0                                   # how many positions the cache holds
         self.start_pos = Variable("start_pos", 1, self.n_positions - 1)
-        self.at = Variable("at", 0, self.n_positions - 1)
-        self.jit = jit
-        self.step = TinyJit(self._decode) if jit else self._decode
-        self.beam = beam                               # tinygrad's BEAM for the decode step; None: as set
-        self.windows: dict[int, TinyJit] = {}         # bucket length -> compiled forward pass
+        self.step = TinyJit(self.forward)             # the decode step, compiled once
 
-    def _decode(self, ids: Tensor, start_pos) -> Tensor:
-        """ids (1, 1) at position start_pos -> logits (1, 1, V); writes its keys and values."""
-        return self.model(ids, start_pos, self.cache, at=-1).realize()
-
-    def _window(self, ids: Tensor, at) -> Tensor:
-        """ids (1, L) from position 0 -> the logits (1, 1, V) at position at; fills the cache, if any."""
-        return self.model(ids, 0, self.cache, at=at).realize()
-
-    def bucket(self, n: int) -> int:
-        """The padded length for n tokens: a power of two from 16, at most n_positions."""
-        size = 16
-        while size < n:
-            size *= 2
-        return min(size, self.n_positions)
+    def forward(self, ids: Tensor, start_pos) -> Tensor:
+        """ids (1, T) at positions start_pos.. -> the logits (1, T, V), realized; through the
+        cache (which it fills) if there is one."""
+        if self.cache is None:
+            return self.model(ids).realize()
+        return cached_forward(self.model, ids, self.cache, start_pos).realize()
 
     def prefill(self, ids: list[int]) -> np.ndarray:
-        """Run ids from position 0 (filling the cache, if any) -> the logits (V,) of the next token.
-        The ids are padded at the end to a bucket length; causality keeps the padding invisible."""
-        T, L = len(ids), self.bucket(len(ids))
-        padded = Tensor([ids + [0] * (L - T)], dtype=dtypes.int32)                 # (1, L)
-        if self.jit:
-            window = self.windows.setdefault(L, TinyJit(self._window))
-            logits = window(padded, self.at.bind(T - 1))                           # (1, 1, V)
-        else:
-            logits = self._window(padded, T - 1)
-        self.pos = T
-        return logits.numpy()[0, -1]
+        """Run ids from position 0 (filling the cache, if any) -> the logits (V,) of the next
+        token."""
+        logits = self.forward(Tensor([ids], dtype=dtypes.int32), 0)     # (1, T, V)
+        self.pos = len(ids)
+        return logits[0, -1].numpy()
 
     def decode(self, token: int) -> np.ndarray:
-        """Run one token at position self.pos, through the cache -> the logits (V,) of the next token."""
-        ids = Tensor([[token]], dtype=dtypes.int32)
-        with Context(**({} if self.beam is None else {"BEAM": self.beam})):     # searched when compiled
-            logits = self.step(ids, self.start_pos.bind(self.pos)).numpy()[0, -1]
+        """Run one token at position self.pos, through the cache -> the logits (V,) of the next
+        token."""
+        ids = Tensor([[token]], dtype=dtypes.int32)                      # (1, 1)
+        logits = self.step(ids, self.start_pos.bind(self.pos)).numpy()[0, -1]
         self.pos += 1
         return logits
 
     def generate(self, prompt: list[int], max_new_tokens: int, temperature: float = 0.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
                  vocab: int | None = None) -> Iterator[int]:
-        """Yield max_new_tokens token ids that continue prompt, one at a time. temperature 0 is greedy;
-        the same seed gives the same tokens. vocab: choose only among ids below it (the tokenizer's)."""
+        """Yield max_new_tokens token ids that continue prompt, one at a time. temperature 0 is
+        greedy; the same seed gives the same tokens. vocab: choose only among ids below it (the
+        tokenizer's)."""
         check_sampling(temperature, top_k, top_p)
         P = self.n_positions
         if not 0 < len(prompt) <= P:
-            raise ValueError(f"the prompt has {len(prompt)} tokens; it must have 1 to {P} (the context window)")
+            raise ValueError(f"the prompt has {len(prompt)} tokens; it must have 1 to {P} "
+                             "(the context window)")
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
         rng = np.random.default_rng(seed)
@@ -117,7 +145,7 @@ class Generator:
             elif self.cache is None:
                 logits = self.prefill(ids[-P:])        # no cache: the whole window, every step
             elif self.pos == P:
-                logits = self.prefill(ids[-(P // 2):]) # the window is full: start again on its last half
+                logits = self.prefill(ids[-(P // 2):]) # the window is full: again on its last half
             else:
                 logits = self.decode(ids[-1])
             token = sample_next(logits[:vocab], temperature, top_k, top_p, rng)
@@ -125,59 +153,41 @@ class Generator:
             yield token
 
 
-def generate(model: GPT, prompt: list[int], max_new_tokens: int, cache: bool = True, **sampling) -> list[int]:
-    """The token ids of prompt followed by max_new_tokens generated ones (see Generator.generate)."""
-    return list(prompt) + list(Generator(model, cache).generate(prompt, max_new_tokens, **sampling))
+def generate(model: GPT, prompt: list[int], max_new_tokens: int, cache: bool = True,
+             **sampling) -> list[int]:
+    """The token ids of prompt followed by max_new_tokens generated ones (see
+    Generator.generate)."""
+    new = Generator(model, cache).generate(prompt, max_new_tokens, **sampling)
+    return list(prompt) + list(new)
 
-def time_per_token(config: GPTConfig, positions: list[int], repeats: int = 5) -> dict:
-    """Median seconds to produce the token after `t` tokens, for each t in positions, with and without
-    the KV cache. Random weights: the time does not depend on their values."""
-    Tensor.manual_seed(0)
-    model = GPT(config)
-    gen = Generator(model, cache=True)
-    rng = np.random.default_rng(0)
-    ids = rng.integers(0, config.vocab_size, size=max(positions) + 1).tolist()
-    result = {"positions": positions, "cache_ms": [], "no_cache_ms": []}
-    gen.prefill(ids[:1])
-    for p in range(1, 4):                        # the JIT records the decode step on its second call
-        gen.decode(ids[p])
-    for t in positions:
-        gen.pos = t                              # the cache content does not matter for the time
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            gen.decode(ids[t])
-            gen.pos = t
-            times.append(time.perf_counter() - start)
-        result["cache_ms"].append(1e3 * float(np.median(times)))
-        x = Tensor([ids[:t]], dtype=dtypes.int32)
-        model(x, at=-1).numpy()        # compile this shape first
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x, at=-1).numpy()
-            times.append(time.perf_counter() - start)
-        result["no_cache_ms"].append(1e3 * float(np.median(times)))
-        print(f"t={t:5d}  cache {result['cache_ms'][-1]:8.1f} ms   no cache {result['no_cache_ms'][-1]:8.1f} ms",
-              flush=True)
-    return result
+@dataclass(frozen=True)
+class TextTokenizer:
+    """encode(text) -> ids, decode(ids) -> text, and n_vocab, the number of ids."""
+    encode: Callable[[str], list[int]]
+    decode: Callable[[list[int]], str]
+    n_vocab: int
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lama.generate",
-                                     description="Measure the time per generated token with and without the KV cache.")
-    parser.add_argument("--out", default="docs/results/kv-cache.json", help="where to write the JSON")
-    parser.add_argument("--positions", type=int, nargs="+", default=[16, 64, 128, 256, 384, 512, 768, 1000])
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args(argv)
-    config = GPTConfig(n_embd=256, n_layer=4, n_head=4)
-    result = time_per_token(config, args.positions, args.repeats)
-    result |= {"config": config.__dict__, "device": Device.DEFAULT,
-               "command": "python -m lama.generate --out " + args.out}
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def load_tokenizer(path: str | Path) -> TextTokenizer:
+    """The tokenizer of the checkpoint at path (a folder with config.json, or a file with a
+    config.json beside it): the characters its config.json names, else GPT-2's BPE."""
+    path = Path(path)
+    config = path / "config.json" if path.is_dir() else path.with_name("config.json")
+    spec = None
+    if config.is_file():
+        spec = json.loads(config.read_text(encoding="utf-8")).get("tokenizer")
+    if spec is None:
+        from lama.bpe import ENDOFTEXT, GPT2Tokenizer
+        try:
+            bpe = GPT2Tokenizer.load()
+        except OSError as e:
+            reason = str(e).splitlines()[0]
+            raise ValueError(f"GPT-2's tokenizer is not available: {reason}") from None
+        return TextTokenizer(lambda text: bpe.encode(text, allowed_special={ENDOFTEXT}),
+                             bpe.decode, bpe.n_vocab)
+    if not isinstance(spec, dict) or spec.get("kind") != "char" or not isinstance(
+            spec.get("chars"), str):
+        raise ValueError(f'{config}: "tokenizer" must be {{"kind": "char", "chars": "..."}}')
+    from lama.data import CharTokenizer
+    chars = CharTokenizer(spec["chars"])
+    return TextTokenizer(lambda text: chars.encode(text).tolist(), chars.decode, chars.vocab_size)

@@ -1,23 +1,18 @@
-# Generated from docs/generation.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/fast.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
 """python -m lama.gpt: run GPT-2 (OpenAI's weights, or a local checkpoint) on a prompt and stream
 the continuation to stdout."""
 from __future__ import annotations
 
 import argparse
-import codecs
-import json
 import os
 import signal
 import sys
 import time
-from pathlib import Path
 
+from lama.cli import Parser, fail
 from lama.model import PRESETS
 
-
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message):  # a user mistake: one line and exit status 2, no usage text
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+PROG = "python -m lama.gpt"
 
 
 def positive(kind):
@@ -30,67 +25,55 @@ def positive(kind):
     return parse
 
 
-def parser() -> argparse.ArgumentParser:
-    p = OneLineErrors(prog="python -m lama.gpt", description="Continue a prompt with GPT-2, using lama's "
-                      "own model code. The prompt and its continuation go to stdout, progress to stderr.")
-    p.add_argument("-p", "--prompt", required=True, help="the text to continue; '-' reads it from stdin")
-    p.add_argument("-n", "--max-new-tokens", type=positive(int), default=50, help="tokens to generate (default: 50)")
-    p.add_argument("--temperature", type=positive(float), default=0.8, help="0 is greedy (default: 0.8)")
-    p.add_argument("--top-k", type=positive(int), default=200, help="sample among the k most likely tokens; 0: all (default: 200)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling, in (0, 1] (default: 1, off)")
-    p.add_argument("--seed", type=int, default=None, help="random seed: the same seed gives the same text")
-    p.add_argument("--model", default="gpt2", help=f"one of {', '.join(PRESETS)}; downloaded on first use (default: gpt2)")
-    p.add_argument("--weights", metavar="PATH", help="a local checkpoint: a directory with config.json + "
-                   "model.safetensors, or a .safetensors file")
-    p.add_argument("--no-cache", action="store_true", help="recompute the whole sequence for every token (slow)")
+def parser() -> Parser:
+    p = Parser(prog=PROG, description="Continue a prompt with GPT-2, using lama's own model "
+               "code. The prompt and its continuation go to stdout, progress to stderr.")
+    p.add_argument("-p", "--prompt", required=True,
+                   help="the text to continue; '-' reads it from stdin")
+    p.add_argument("-n", "--max-new-tokens", type=positive(int), default=50,
+                   help="tokens to generate (default: 50)")
+    p.add_argument("--temperature", type=positive(float), default=0.8,
+                   help="0 is greedy (default: 0.8)")
+    p.add_argument("--top-k", type=positive(int), default=200,
+                   help="sample among the k most likely tokens; 0: all (default: 200)")
+    p.add_argument("--top-p", type=float, default=1.0,
+                   help="nucleus sampling, in (0, 1] (default: 1, off)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed: the same seed gives the same text")
+    p.add_argument("--model", default="gpt2",
+                   help=f"one of {', '.join(PRESETS)}; downloaded on first use (default: gpt2)")
+    p.add_argument("--weights", metavar="PATH", help="a local checkpoint: a directory with "
+                   "config.json + model.safetensors, or a .safetensors file")
+    p.add_argument("--no-cache", action="store_true",
+                   help="recompute the whole sequence for every token (slow)")
     p.add_argument("--beam", type=positive(int), default=None, metavar="N",
-                   help="search N-wide for faster decode kernels (tinygrad's BEAM): minutes on first use, "
-                        "then cached in ~/.cache/tinygrad (default: tinygrad's BEAM setting, off)")
-    p.add_argument("--device", help="tinygrad device, e.g. CPU or CUDA (default: tinygrad's choice)")
+                   help="search N-wide for faster decode kernels (tinygrad's BEAM): minutes on "
+                        "first use, then cached in ~/.cache/tinygrad (default: tinygrad's BEAM "
+                        "setting, off)")
+    p.add_argument("--device",
+                   help="tinygrad device, e.g. CPU or CUDA (default: tinygrad's choice)")
     return p
-
-
-def fail(message: str) -> int:
-    print(f"python -m lama.gpt: error: {message}", file=sys.stderr)
-    return 2
-
-
-def tokenizer_for(path) -> tuple:
-    """(encode(text) -> ids, token_bytes(id) -> bytes, vocabulary size) for a checkpoint: GPT-2's BPE,
-    or the character vocabulary that a model trained by the book keeps in its config.json."""
-    path = Path(path)
-    config = path / "config.json" if path.is_dir() else path.with_name("config.json")
-    spec = json.loads(config.read_text(encoding="utf-8")).get("tokenizer") if config.is_file() else None
-    if spec is None:
-        import tiktoken
-        enc = tiktoken.get_encoding("gpt2")
-        return (lambda text: enc.encode(text, allowed_special={"<|endoftext|>"}),
-                enc.decode_single_token_bytes, enc.n_vocab)
-    if spec.get("kind") != "char":
-        from lama.weights import WeightsError
-        raise WeightsError(f"{config}: unknown tokenizer kind {spec.get('kind')!r}; lama knows 'char'")
-    from lama.data import CharTokenizer
-    chars = CharTokenizer(spec["chars"])
-    return lambda text: chars.encode(text).tolist(), lambda i: chars.decode([i]).encode("utf-8"), chars.vocab_size
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.model not in PRESETS:
-        return fail(f"unknown model {args.model!r}; choose one of {', '.join(PRESETS)}")
+        return fail(PROG, f"unknown model {args.model!r}; choose one of {', '.join(PRESETS)}")
     if not 0 < args.top_p <= 1:
-        return fail(f"--top-p must be in (0, 1], got {args.top_p}")
+        return fail(PROG, f"--top-p must be in (0, 1], got {args.top_p}")
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt:
-        return fail("the prompt is empty; give some text to continue")
+        return fail(PROG, "the prompt is empty; give some text to continue")
     try:
         if args.device:
             from tinygrad import Device
             Device.DEFAULT = args.device.upper()
             Device[Device.DEFAULT]                         # fails now if the device is not usable
     except Exception as e:
-        return fail(f"device {args.device!r} is not usable: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-    from lama.generate import Generator
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return fail(PROG, f"device {args.device!r} is not usable: {reason}")
+    from lama.fast import FastGenerator
+    from lama.generate import load_tokenizer
     from lama.weights import WeightsError, download, load_gpt2
     try:
         start = time.perf_counter()
@@ -98,40 +81,45 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loading {path} ...", file=sys.stderr, flush=True)
         model = load_gpt2(path)
     except WeightsError as e:
-        return fail(str(e))
+        return fail(PROG, str(e))
     config = model.config
-    print(f"loaded {model.num_params() / 1e6:.0f}M parameters in {time.perf_counter() - start:.1f} s",
-          file=sys.stderr, flush=True)
+    print(f"loaded {model.num_params() / 1e6:.0f}M parameters in "
+          f"{time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     try:
-        encode, token_bytes, n_vocab = tokenizer_for(path)
-        ids = encode(prompt)
-    except (WeightsError, ValueError) as e:
-        return fail(str(e))
-    if config.vocab_size < n_vocab:
-        return fail(f"the model has {config.vocab_size} tokens, fewer than its tokenizer's {n_vocab}")
+        tokenizer = load_tokenizer(path)
+        ids = tokenizer.encode(prompt)
+    except ValueError as e:
+        return fail(PROG, str(e))
+    if config.vocab_size < tokenizer.n_vocab:
+        return fail(PROG, f"the model has {config.vocab_size} tokens, fewer than its tokenizer's "
+                          f"{tokenizer.n_vocab}")
     if len(ids) >= config.n_positions:
-        return fail(f"the prompt has {len(ids)} tokens; this model's context window is {config.n_positions}")
+        return fail(PROG, f"the prompt has {len(ids)} tokens; this model's context window is "
+                          f"{config.n_positions}")
 
-    gen = Generator(model, cache=not args.no_cache, beam=args.beam)
+    gen = FastGenerator(model, cache=not args.no_cache, beam=args.beam)
     tokens = gen.generate(ids, args.max_new_tokens, args.temperature, args.top_k or None,
-                          args.top_p, args.seed, vocab=n_vocab)
-    utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    out, n, first = sys.stdout, 0, None
+                          args.top_p, args.seed, vocab=tokenizer.n_vocab)
+    out, n, first, pending = sys.stdout, 0, None, []
     out.write(prompt)
     out.flush()
     start = time.perf_counter()
     try:
         for token in tokens:
-            out.write(utf8.decode(token_bytes(token)))
-            out.flush()
+            pending.append(token)
+            text = tokenizer.decode(pending)
+            if not text.endswith("\ufffd"):            # hold back an unfinished character
+                out.write(text)
+                out.flush()
+                pending = []
             n += 1
             first = first or time.perf_counter()
     except KeyboardInterrupt:
-        out.write(utf8.decode(b"", final=True))
+        out.write(tokenizer.decode(pending))
         out.flush()
         print(f"\ninterrupted after {n} tokens", file=sys.stderr)
         return 130
-    out.write(utf8.decode(b"", final=True))
+    out.write(tokenizer.decode(pending))
     out.flush()
     end = time.perf_counter()
     if n:

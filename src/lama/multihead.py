@@ -22,14 +22,15 @@ class MultiHeadAttention:
                              "every head gets n_embd // n_head channels")
         if score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {score!r}")
-        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias)  # queries, keys, values of all heads at once
+        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias)  # queries, keys, values of all heads
         self.c_proj = nn.Linear(n_embd, n_embd, bias)      # W_o: mixes the heads' outputs
         self.n_embd, self.n_head, self.head_size = n_embd, n_head, n_embd // n_head
         self.causal, self.dropout, self.score = causal, dropout, score
         hs = self.head_size
         if score == "general":   # one (hs, hs) matrix per head; starts as the scaled dot product
             # (made in numpy: a Tensor.eye-based tensor is folded to a constant and gets no .grad)
-            self.w_score = Tensor(np.tile(np.eye(hs, dtype=np.float32) * np.float32(hs ** -0.5), (n_head, 1, 1)))
+            eye = np.eye(hs, dtype=np.float32) * np.float32(hs ** -0.5)
+            self.w_score = Tensor(np.tile(eye, (n_head, 1, 1)))          # (nh, hs, hs)
         if score == "additive":  # one pair of (hs,) vectors per head
             self.w_q = Tensor.normal(n_head, hs, std=hs ** -0.5)
             self.w_k = Tensor.normal(n_head, hs, std=hs ** -0.5)
@@ -40,27 +41,40 @@ class MultiHeadAttention:
         return x.reshape(B, T, self.n_head, self.head_size).transpose(1, 2)
 
     def merge_heads(self, y: Tensor) -> Tensor:
-        """(B, n_head, T, head_size) -> (B, T, n_embd): the heads side by side (the concatenation)."""
+        """(B, n_head, T, head_size) -> (B, T, n_embd): the heads side by side (concatenated)."""
         B, _, T, _ = y.shape
         return y.transpose(1, 2).reshape(B, T, self.n_embd)
 
-    def __call__(self, x: Tensor, mask: Tensor | None = None, return_weights: bool = False):
-        """x (B, T, n_embd), mask bool broadcastable to (B, T, T), the same for every head (or to
-        (B, n_head, T, T)) -> (B, T, n_embd); with return_weights, (y, weights (B, n_head, T, T))."""
+    def qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Step 1. x (B, T, n_embd) -> q, k, v, each (B, n_head, T, head_size)."""
         q, k, v = self.c_attn(x).split(self.n_embd, dim=-1)  # (B, T, n_embd) each
         # contiguous: each head's channels stored together, so that the matmuls read them in order
-        q, k, v = (self.split_heads(t).contiguous() for t in (q, k, v))  # (B, nh, T, hs) each
+        return tuple(self.split_heads(t).contiguous() for t in (q, k, v))
+
+    def attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None):
+        """Step 2. q (B, nh, T_q, hs) attends over k, v (B, nh, T_k, hs); mask bool broadcastable
+        to (B, nh, T_q, T_k), applied as given -> y (B, nh, T_q, hs), weights (B, nh, T_q, T_k)."""
+        if self.score == "scaled_dot":
+            return scaled_dot_product_attention(q, k, v, mask, self.dropout)
+        weights = masked_softmax(self.scores(q, k), mask).contiguous()  # (B, nh, T_q, T_k)
+        return weights.dropout(self.dropout) @ v, weights
+
+    def project(self, y: Tensor) -> Tensor:
+        """Step 3. y (B, nh, T, hs) -> (B, T, n_embd): the heads side by side, mixed by c_proj."""
+        return self.c_proj(self.merge_heads(y)).dropout(self.dropout)
+
+    def __call__(self, x: Tensor, mask: Tensor | None = None, return_weights: bool = False):
+        """x (B, T, n_embd), mask bool broadcastable to (B, T, T), the same for every head (or to
+        (B, n_head, T, T)) -> (B, T, n_embd); with return_weights, (y, weights), the weights
+        (B, n_head, T, T)."""
+        q, k, v = self.qkv(x)                               # (B, nh, T, hs) each
         if mask is not None and mask.ndim == 3:
             mask = mask.unsqueeze(1)  # (B, 1, T, T): one table for all heads
         if self.causal:
             causal = causal_mask(q.shape[-2], k.shape[-2])  # (T_q, T_k)
             mask = causal if mask is None else mask & causal
-        if self.score == "scaled_dot":
-            y, weights = scaled_dot_product_attention(q, k, v, mask, self.dropout)  # (B, nh, T, hs)
-        else:
-            weights = masked_softmax(self.scores(q, k), mask).contiguous()  # (B, nh, T, T)
-            y = weights.dropout(self.dropout) @ v                            # (B, nh, T, hs)
-        y = self.c_proj(self.merge_heads(y)).dropout(self.dropout)  # (B, T, n_embd)
+        y, weights = self.attend(q, k, v, mask)             # (B, nh, T, hs), (B, nh, T, T)
+        y = self.project(y)                                 # (B, T, n_embd)
         return (y, weights) if return_weights else y
 
     def scores(self, q: Tensor, k: Tensor) -> Tensor:
@@ -69,5 +83,6 @@ class MultiHeadAttention:
             return dot_product_score(q, k)
         if self.score == "general":
             return general_score(q, k, self.w_score)  # (nh, hs, hs) broadcasts over the batch
-        heads = [additive_score(q[:, h], k[:, h], self.w_q[h], self.w_k[h]) for h in range(self.n_head)]
+        heads = [additive_score(q[:, h], k[:, h], self.w_q[h], self.w_k[h])
+                 for h in range(self.n_head)]
         return Tensor.stack(*heads, dim=1)             # "additive": each head has its own vectors

@@ -2,15 +2,13 @@
 """Four questions about transformers (Jacob Hilton's Deep Learning Curriculum, chapter 1), each
 answered with a small experiment. Every experiment writes OUT/<experiment>.json:
 
-    python -m lama.questions paths      --out docs/results/questions   # Q1: recurrence vs attention
-    python -m lama.questions positions  --out docs/results/questions   # Q1: order without positions
-    python -m lama.questions scale      --out docs/results/questions   # Q2: why divide by sqrt(d_k)
-    python -m lama.questions scores     --out docs/results/questions   # Q2: four similarity functions
-    python -m lama.questions sharing    --out docs/results/questions   # Q3: shared vs separate blocks
-    python -m lama.questions residual   --out docs/results/questions   # Q4: with and without skips
+    python -m lama.questions paths     --out docs/results/questions  # Q1: recurrence vs attention
+    python -m lama.questions positions --out docs/results/questions  # Q1: order without positions
+    python -m lama.questions scale     --out docs/results/questions  # Q2: why divide by sqrt(d_k)
+    python -m lama.questions scores    --out docs/results/questions  # Q2: four score functions
+    python -m lama.questions sharing   --out docs/results/questions  # Q3: shared or separate blocks
+    python -m lama.questions residual  --out docs/results/questions  # Q4: with and without skips
 """
-import argparse
-import json
 import math
 import sys
 import time
@@ -24,11 +22,12 @@ from tinygrad.nn.state import get_parameters, get_state_dict
 
 from lama.attention import entropy
 from lama.block import Block, BlockConfig, LayerNorm
+from lama.cli import Parser, atomic_write_json, fail, recorded_command
 from lama.data import CharTokenizer, DataError, TokenBatches, split, tiny_shakespeare
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
 from lama.multihead import MultiHeadAttention
 from lama.reversal import reversal_batch
-from lama.train import AdamW, cosine_lr, evaluate, lm_loss, make_eval_step, make_train_step
+from lama.train import AdamW, TrainConfig, lm_loss, make_eval_step, make_train_step, train
 
 class TinyLM:
     """Token embeddings (plus a learned position table, unless positions=False), n_layer blocks, a
@@ -42,9 +41,9 @@ class TinyLM:
         self.wte = emb.wte                                   # (V, C)
         self.wpe = emb.wpe if positions else None            # (P, C), or no idea of order at all
         if shared:
-            self.block, self.n_layer = Block(config), n_layer   # one set of weights, used n_layer times
+            self.block, self.n_layer = Block(config), n_layer  # one set of weights, n_layer uses
         else:
-            self.h = [Block(config) for _ in range(n_layer)]    # n_layer sets of weights
+            self.h = [Block(config) for _ in range(n_layer)]   # n_layer sets of weights
         self.ln_f = LayerNorm(C, config.eps, config.bias)
         self.head = nn.Linear(C, vocab_size, config.bias)
 
@@ -72,7 +71,8 @@ def num_params(model) -> int:
 
 @dataclass
 class RunConfig:
-    """The sizes and the schedule of one training run of a TinyLM."""
+    """The sizes and the schedule of one training run of a TinyLM. (The results files in
+    docs/results/questions record warmup_steps as "warmup", eval_interval as "eval_every".)"""
     n_layer: int = 2
     n_embd: int = 64
     n_head: int = 4
@@ -80,26 +80,43 @@ class RunConfig:
     batch_size: int = 16
     steps: int = 300
     lr: float = 3e-3         # peak; the cosine ends at lr / 10
-    warmup: int = 20
-    eval_every: int = 50
+    warmup_steps: int = 20
+    eval_interval: int = 50
     eval_batches: int = 8    # batches per evaluation of each split
 
+    def __post_init__(self):
+        sizes = ("n_layer", "n_embd", "n_head", "block_size", "batch_size", "steps",
+                 "eval_interval", "eval_batches")
+        if min(getattr(self, name) for name in sizes) < 1:
+            raise ValueError(f"{', '.join(sizes)} must be at least 1")
+        if self.n_embd % self.n_head or self.lr <= 0 or self.warmup_steps < 0:
+            raise ValueError("n_embd must be a multiple of n_head, lr positive and "
+                             "warmup_steps at least 0")
 
-# --short: every experiment shrinks to these sizes (the same shapes everywhere, so that the tests
-# compile few distinct kernels) and one step.
-SHORT = dict(n_embd=16, block_size=8, batch_size=4, steps=1, eval_every=1, eval_batches=1)
+    def train_config(self, seed: int) -> TrainConfig:
+        """The schedule of lama.train for one seed (which also draws the batches)."""
+        return TrainConfig(steps=self.steps, lr=self.lr, min_lr=self.lr / 10,
+                           warmup_steps=self.warmup_steps, grad_clip=1.0,
+                           eval_interval=self.eval_interval, eval_batches=self.eval_batches,
+                           log_interval=self.eval_interval, seed=seed)
+
+
+# --short: every experiment shrinks to these sizes and one step (the same shapes everywhere, so
+# that the tests compile few distinct kernels).
+SHORT = dict(n_embd=16, block_size=8, batch_size=4, steps=1, eval_interval=1, eval_batches=1)
 
 
 def shakespeare_batches(block_size: int, batch_size: int):
     """Char-level tiny Shakespeare as get_batch(split, rng), and its vocabulary size (65)."""
     text = tiny_shakespeare(progress=False)
     tok = CharTokenizer.from_text(text)
-    train, val = split(tok.encode(text))
-    return TokenBatches(train, val, batch_size, block_size), tok.vocab_size
+    train_ids, val_ids = split(tok.encode(text))
+    return TokenBatches(train_ids, val_ids, batch_size, block_size), tok.vocab_size
 
 
 def reversal_batches(length: int, vocab_size: int, batch_size: int):
-    """The reversal task of the block chapter as get_batch(split, rng): y[:, t] = x[:, length-1-t]."""
+    """The reversal task of the block chapter as get_batch(split, rng) -> (x, y), both
+    (batch_size, length) int32, y[:, t] = x[:, length - 1 - t]."""
     def get_batch(split: str, rng: np.random.Generator):
         x, y = reversal_batch(rng, batch_size, length, vocab_size)
         return Tensor(x, dtype=dtypes.int32), Tensor(y, dtype=dtypes.int32)
@@ -112,52 +129,50 @@ def reinitialise(model, make_model, optimizer: AdamW, seed: int) -> None:
     fresh = get_state_dict(make_model())
     for name, t in get_state_dict(model).items():
         t.assign(fresh[name])
-    for t in [optimizer.t, *optimizer.m.values(), *optimizer.v.values()]:
+    state = [optimizer.t, *optimizer.m.values(), *optimizer.v.values()]
+    for t in state:
         t.assign(Tensor.zeros(*t.shape, dtype=t.dtype))
-    Tensor.realize(*get_state_dict(model).values(), optimizer.t, *optimizer.m.values(), *optimizer.v.values())
+    Tensor.realize(*get_state_dict(model).values(), *state)
 
 
 def train_seeds(make_model, get_batch, cfg: RunConfig, seeds: list[int], log=None,
-                probe_every: int = 0, finish=None) -> list[dict]:
-    """Train make_model() once per seed and return one record per seed: the train and validation
-    loss every cfg.eval_every steps (and at the end). The seed draws the initial weights and the
-    batches. With probe_every, the record also holds block_grad_norms on a fixed batch every
-    probe_every steps; finish(model, record), when given, adds to the record after training."""
+                probe: bool = False, finish=None) -> list[dict]:
+    """Train make_model() once per seed with lama.train and return one record per seed: the train
+    and validation loss every cfg.eval_interval steps (and at the end). With probe, the record
+    also holds block_grad_norms on a fixed batch at every evaluation; finish(model, record), when
+    given, adds to the record after training. `log` is a file for progress lines."""
     Tensor.manual_seed(seeds[0])
     model = make_model()
     optimizer = AdamW(get_state_dict(model), lr=cfg.lr, weight_decay=0.1)
-    step = make_train_step(model, optimizer, lm_loss, grad_clip=1.0)
-    eval_step = make_eval_step(model, lm_loss)
-    probe = TinyJit(lambda x, y: [t.realize() for t in block_grad_norms(model, x, y)])
+    steps = {"train_step": make_train_step(model, optimizer, lm_loss, grad_clip=1.0),
+             "eval_step": make_eval_step(model, lm_loss)}          # compiled once, for every seed
+    grad_norms = TinyJit(lambda x, y: [t.realize() for t in block_grad_norms(model, x, y)])
     records = []
     for n, seed in enumerate(seeds):
         if n > 0:
             reinitialise(model, make_model, optimizer, seed)
-        rng = np.random.default_rng(seed)
         probe_batch = get_batch("train", np.random.default_rng([seed, 99]))
         record = {"seed": seed, "step": [], "train_loss": [], "val_loss": []}
-        if probe_every:
+        if probe:
             record.update(probe_step=[], grad_norm_params=[], grad_norm_stream=[])
+
+        def on_record(r: dict, model) -> None:
+            if probe:
+                params, stream = grad_norms(*probe_batch)
+                record["probe_step"].append(r["step"])
+                record["grad_norm_params"].append([float(f"{v:.4g}") for v in params.numpy()])
+                record["grad_norm_stream"].append([float(f"{v:.4g}") for v in stream.numpy()])
+            record["step"].append(r["step"])
+            for name in ("train_loss", "val_loss"):
+                record[name].append(round(r[name], 4))
+
+        def progress(line: str) -> None:
+            if log:
+                print(f"  seed {seed} {line}", file=log, flush=True)
+
         start = time.perf_counter()
-        with Context(TRAINING=1):
-            for i in range(cfg.steps + 1):
-                if probe_every and (i % probe_every == 0 or i == cfg.steps):
-                    p, s = probe(*probe_batch)
-                    record["probe_step"].append(i)
-                    record["grad_norm_params"].append([float(f"{v:.4g}") for v in p.numpy()])
-                    record["grad_norm_stream"].append([float(f"{v:.4g}") for v in s.numpy()])
-                if i % cfg.eval_every == 0 or i == cfg.steps:
-                    record["step"].append(i)
-                    for name in ("train", "val"):
-                        loss = evaluate(eval_step, get_batch, name, cfg.eval_batches, seed)
-                        record[f"{name}_loss"].append(round(loss, 4))
-                    if log:
-                        print(f"  seed {seed} step {i:4d}  val loss {record['val_loss'][-1]:.4f}  "
-                              f"{time.perf_counter() - start:.0f} s", file=log, flush=True)
-                if i == cfg.steps:
-                    break
-                lr = cosine_lr(i, cfg.lr, cfg.lr / 10, cfg.warmup, cfg.steps)
-                loss, _ = step(Tensor([lr], dtype=dtypes.float32), *get_batch("train", rng))
+        train(model, optimizer, get_batch, cfg.train_config(seed), on_record=on_record,
+              log=progress, **steps)
         record["seconds"] = round(time.perf_counter() - start, 1)
         if finish is not None:
             finish(model, record)
@@ -166,7 +181,7 @@ def train_seeds(make_model, get_batch, cfg: RunConfig, seeds: list[int], log=Non
 
 
 def summarise(runs: dict[str, list[dict]], key: str = "val_loss") -> dict:
-    """Per variant: mean, standard deviation (over seeds), min and max of the last value of `key`."""
+    """Per variant: mean, standard deviation (over seeds), min and max of the last `key`."""
     out = {}
     for name, seeds in runs.items():
         last = np.array([r[key][-1] for r in seeds])
@@ -186,7 +201,7 @@ class LSTM:
 
     def __init__(self, n_in: int, n_hidden: int, forget_bias: float = 0.0, seed: int = 0):
         rng, bound, H = np.random.default_rng(seed), n_hidden ** -0.5, n_hidden
-        self.W_x = rng.uniform(-bound, bound, (n_in, 4 * H))     # gates: input, forget, cell, output
+        self.W_x = rng.uniform(-bound, bound, (n_in, 4 * H))    # gates: input, forget, cell, output
         self.W_h = rng.uniform(-bound, bound, (H, 4 * H))
         self.b = np.zeros(4 * H)
         self.b[H:2 * H] = forget_bias                               # > 0: remember by default
@@ -239,7 +254,8 @@ def influence(layer, x: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def experiment_paths(seeds: list[int], short: bool, log=None) -> dict:
     """Q1. At initialisation, how strongly does the last output depend on each earlier input, in
-    an LSTM and in one transformer block? And the structural counts: sequential steps, path length."""
+    an LSTM and in one transformer block? And the structural counts: sequential steps, path
+    length."""
     B, T, C = (4, 8, 16) if short else (16, 64, 64)
     layers = {
         "lstm": lambda seed: LSTM(C, C, seed=seed),
@@ -253,22 +269,24 @@ def experiment_paths(seeds: list[int], short: bool, log=None) -> dict:
         u = rng.standard_normal(C)                                   # the direction we read out
         for name, make in layers.items():
             Tensor.manual_seed(seed)
-            curves[name].append([float(f"{v:.4g}") for v in influence(make(seed), x, u)])
+            curve = [float(f"{v:.4g}") for v in influence(make(seed), x, u)]    # (T,)
+            curves[name].append(curve)
             if log:
                 print(f"  seed {seed} {name}: last/first influence "
-                      f"{curves[name][-1][-1] / max(curves[name][-1][0], 1e-30):.3g}", file=log, flush=True)
+                      f"{curve[-1] / max(curve[0], 1e-30):.3g}", file=log, flush=True)
     structure = {"lstm": {"sequential_steps": T, "longest_path": T - 1},
                  "transformer": {"sequential_steps_per_layer": 1, "longest_path_per_layer": 1}}
-    return {"settings": {"batch": B, "length": T, "width": C}, "influence": curves, "structure": structure}
+    return {"settings": {"batch": B, "length": T, "width": C}, "influence": curves,
+            "structure": structure}
 
 def best_without_order(length: int, vocab_size: int, n: int = 200_000, seed: int = 0) -> float:
     """The accuracy of the best reversal guess that ignores order: a model that sees its own token
     and the multiset of all tokens, but not where anything is, can do no better than to answer the
     most common of the other length - 1 tokens (Monte Carlo estimate over n sequences)."""
     x = np.random.default_rng(seed).integers(0, vocab_size, size=(n, length))
-    counts = np.stack([(x == v).sum(1) for v in range(vocab_size)], 1)      # (n, V)
-    others = counts - np.eye(vocab_size, dtype=int)[x[:, 0]]                 # without position 0's token
-    target = x[:, -1]                                                         # position 0's answer
+    counts = np.stack([(x == v).sum(1) for v in range(vocab_size)], 1)   # (n, V)
+    others = counts - np.eye(vocab_size, dtype=int)[x[:, 0]]             # without position 0's
+    target = x[:, -1]                                                     # position 0's answer
     return float((others.argmax(1) == target).mean())
 
 
@@ -285,7 +303,7 @@ def experiment_positions(seeds: list[int], short: bool, log=None) -> dict:
     (bidirectional blocks), and check that without one, permuting the input permutes the output."""
     length, vocab = 8, 10
     cfg = RunConfig(n_layer=1, n_embd=64, n_head=4, block_size=length, batch_size=64, steps=300,
-                    lr=3e-3, eval_every=100, eval_batches=4)
+                    lr=3e-3, eval_interval=100, eval_batches=4)
     if short:
         cfg = replace(cfg, **SHORT)
     get_batch = reversal_batches(length, vocab, cfg.batch_size)
@@ -294,7 +312,8 @@ def experiment_positions(seeds: list[int], short: bool, log=None) -> dict:
            "best_without_order": round(best_without_order(length, vocab), 4), "runs": {}}
 
     def finish_reversal(model, record):
-        record["accuracy"] = reversal_accuracy(model, length, vocab, cfg.batch_size if short else 2048, record["seed"])
+        n = cfg.batch_size if short else 2048
+        record["accuracy"] = reversal_accuracy(model, length, vocab, n, record["seed"])
         # Reorder the tokens: without positions, the outputs are reordered the same way, exactly.
         x = np.random.default_rng(record["seed"]).integers(0, vocab, size=(4, length))
         perm = np.random.default_rng(1).permutation(length)
@@ -327,7 +346,7 @@ def train_scores(cfg: RunConfig, scores, seeds: list[int], log=None) -> tuple[di
 def experiment_scores(seeds: list[int], short: bool, log=None) -> dict:
     """Q2. The same char-level model trained with each of the four similarity functions."""
     cfg = RunConfig(n_layer=2, n_embd=64, n_head=4, block_size=32, batch_size=16, steps=150,
-                    lr=3e-3, eval_every=50, eval_batches=4)
+                    lr=3e-3, eval_interval=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=1, **SHORT)
     runs, vocab = train_scores(cfg, ("dot", "scaled_dot", "general", "additive"), seeds, log)
@@ -340,10 +359,14 @@ def softmax_at_init(d: int, score: str, seed: int, T: int = 64, B: int = 8) -> d
     the gradient that reaches the query and key projections from a random loss."""
     Tensor.manual_seed(seed)
     attn = MultiHeadAttention(d, 1, causal=False, score=score)
-    x = LayerNorm(d)(Tensor(np.random.default_rng(seed).standard_normal((B, T, d)).astype(np.float32)))
+    rng = np.random.default_rng(seed)
+    x = LayerNorm(d)(Tensor(rng.standard_normal((B, T, d)).astype(np.float32)))   # (B, T, d)
     q, k, _ = attn.c_attn(x).split(d, dim=-1)
     q, k = attn.split_heads(q), attn.split_heads(k)                       # (B, 1, T, d)
-    scores = attn.scores(q, k) if score != "scaled_dot" else q @ k.transpose(-2, -1) / math.sqrt(d)
+    if score == "scaled_dot":
+        scores = q @ k.transpose(-2, -1) / math.sqrt(d)                   # (B, 1, T, T)
+    else:
+        scores = attn.scores(q, k)
     y, weights = attn(x, return_weights=True)                             # weights (B, 1, T, T)
     r = Tensor(np.random.default_rng(seed + 1).standard_normal((B, T, d)).astype(np.float32))
     (grad,) = (y * r).sum().gradient(attn.c_attn.weight)                  # (3d, d): q, k, v rows
@@ -365,9 +388,10 @@ def experiment_scale(seeds: list[int], short: bool, log=None) -> dict:
             runs = [softmax_at_init(d, score, seed, T=T) for seed in seeds]
             init[score][str(d)] = {key: [float(f"{r[key]:.4g}") for r in runs] for key in runs[0]}
             if log:
-                print(f"  {score} d={d}: entropy {np.mean(init[score][str(d)]['entropy']):.3f}", file=log, flush=True)
+                entropy_d = np.mean(init[score][str(d)]["entropy"])
+                print(f"  {score} d={d}: entropy {entropy_d:.3f}", file=log, flush=True)
     cfg = RunConfig(n_layer=1, n_embd=128, n_head=1, block_size=32, batch_size=16, steps=150,
-                    lr=3e-3, eval_every=50, eval_batches=4)
+                    lr=3e-3, eval_interval=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=1, **SHORT)
     runs, _ = train_scores(cfg, ("dot", "scaled_dot"), seeds, log)
@@ -379,12 +403,13 @@ def experiment_sharing(seeds: list[int], short: bool, log=None) -> dict:
     """Q3. n_layer blocks with their own weights, one block applied n_layer times (the same depth
     and compute, a quarter of the block parameters), and a single block (the same parameters)."""
     cfg = RunConfig(n_layer=4, n_embd=64, n_head=4, block_size=32, batch_size=8, steps=200,
-                    lr=3e-3, eval_every=50, eval_batches=4)
+                    lr=3e-3, eval_interval=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=2, **SHORT)
     get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
     block = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head)
-    variants = {"separate": (cfg.n_layer, False), "shared": (cfg.n_layer, True), "one_block": (1, False)}
+    variants = {"separate": (cfg.n_layer, False), "shared": (cfg.n_layer, True),
+                "one_block": (1, False)}
     runs, params, depth = {}, {}, {}
     for name, (n_layer, shared) in variants.items():
         make = lambda: TinyLM(vocab, cfg.block_size, n_layer, block, shared=shared)  # noqa: E731
@@ -408,7 +433,8 @@ def block_grad_norms(model: TinyLM, x: Tensor, y: Tensor) -> tuple[Tensor, Tenso
     param_grads, stream_grads = grads[:len(flat)], grads[len(flat):]
     per_block, i = [], 0
     for ps in params:
-        per_block.append(Tensor.stack(*[g.square().sum() for g in param_grads[i:i + len(ps)]]).sum().sqrt())
+        squares = [g.square().sum() for g in param_grads[i:i + len(ps)]]
+        per_block.append(Tensor.stack(*squares).sum().sqrt())
         i += len(ps)
     stream_norms = Tensor.stack(*[g.square().sum().sqrt() for g in stream_grads])
     return Tensor.stack(*per_block), stream_norms
@@ -418,7 +444,7 @@ def experiment_residual(seeds: list[int], short: bool, log=None) -> dict:
     """Q4. A deep pre-LN model with and without its residual connections: the loss, and the
     gradient norm of every block's parameters and at every block's input, during training."""
     cfg = RunConfig(n_layer=8, n_embd=64, n_head=4, block_size=32, batch_size=8, steps=150,
-                    lr=3e-3, eval_every=50, eval_batches=4)
+                    lr=3e-3, eval_interval=50, eval_batches=4)
     if short:
         cfg = replace(cfg, n_layer=2, **SHORT)
     get_batch, vocab = shakespeare_batches(cfg.block_size, cfg.batch_size)
@@ -427,33 +453,30 @@ def experiment_residual(seeds: list[int], short: bool, log=None) -> dict:
         block = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head, residual=residual)
         make = lambda: TinyLM(vocab, cfg.block_size, cfg.n_layer, block)  # noqa: E731
         runs["residual" if residual else "no_residual"] = train_seeds(
-            make, get_batch, cfg, seeds, log, probe_every=cfg.eval_every)
+            make, get_batch, cfg, seeds, log, probe=True)
     return {"settings": asdict(cfg), "runs": runs, "summary": summarise(runs),
             "uniform_loss": math.log(vocab)}
 
 EXPERIMENTS = {
-    "paths": (experiment_paths, "Q1: how far apart two positions are, for an LSTM and for attention"),
+    "paths": (experiment_paths, "Q1: how far apart two positions are, for an LSTM and attention"),
     "positions": (experiment_positions, "Q1: reversal with and without a position table"),
     "scale": (experiment_scale, "Q2: the softmax with and without dividing by sqrt(d_k)"),
     "scores": (experiment_scores, "Q2: dot, scaled_dot, general and additive scores, trained"),
     "sharing": (experiment_sharing, "Q3: separate weights per block, or one block repeated"),
     "residual": (experiment_residual, "Q4: a deep model with and without residual connections"),
 }
-
-
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message):  # a user mistake: one line and exit status 2, not a traceback
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+PROG = "python -m lama.questions"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineErrors(
-        prog="python -m lama.questions",
-        description="Run one experiment of the chapter 'Four questions about transformers' and write "
-                    "its results to OUT/<experiment>.json.",
+    parser = Parser(
+        prog=PROG,
+        description="Run one experiment of the chapter 'Four questions about transformers' and "
+                    "write its results to OUT/<experiment>.json.",
         epilog="experiments: " + "; ".join(f"{k}: {v[1]}" for k, v in EXPERIMENTS.items()))
     parser.add_argument("experiment", choices=sorted(EXPERIMENTS), help="which experiment to run")
-    parser.add_argument("--out", required=True, help="folder for the result (docs/results/questions)")
+    parser.add_argument("--out", required=True,
+                        help="folder for the result (docs/results/questions)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="seeds of the weights and data, one run each (default: 0 1 2)")
     parser.add_argument("--short", action="store_true",
@@ -472,15 +495,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run(args.seeds, args.short, log=sys.stderr)
     except DataError as e:
-        print(f"python -m lama.questions: error: {e}", file=sys.stderr)
-        return 2
-    command = "python -m lama.questions " + " ".join(sys.argv[1:] if argv is None else argv)
-    result = {"experiment": args.experiment, "question": question, "command": command,
-              "seeds": args.seeds, "short": args.short, **result,
-              "wall_seconds": round(time.perf_counter() - start, 1)}
+        return fail(PROG, str(e))
+    result = {"experiment": args.experiment, "question": question,
+              "command": recorded_command(PROG, argv), "seeds": args.seeds, "short": args.short,
+              **result, "wall_seconds": round(time.perf_counter() - start, 1)}
     out.mkdir(exist_ok=True)
-    path = out / f"{args.experiment}.json"
-    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    path = atomic_write_json(out / f"{args.experiment}.json", result)
     print(f"wrote {path} in {result['wall_seconds']:.0f} s", file=sys.stderr)
     print(path)
     return 0

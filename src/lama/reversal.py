@@ -4,92 +4,114 @@ already seen. Writes the per-position accuracy of a causal and a bidirectional m
 
     python -m lama.reversal --out docs/results/reversal.json
 """
-import argparse
 import json
 import math
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from tinygrad import Tensor, TinyJit, dtypes, nn
-from tinygrad.helpers import Context
 from tinygrad.nn.state import get_parameters
 
 from lama.block import Block, BlockConfig, LayerNorm
+from lama.cli import Parser, add_config_options, atomic_write, config_from_args, recorded_command
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
+from lama.train import TrainConfig, lm_loss, train
 
 
 def reversal_batch(rng: np.random.Generator, batch_size: int, length: int, vocab_size: int):
-    """Uniform random tokens x (batch_size, length) and their reversal y, y[:, t] = x[:, length-1-t]."""
+    """Uniform random tokens x (batch_size, length) and their reversal y:
+    y[:, t] = x[:, length - 1 - t]."""
     x = rng.integers(0, vocab_size, size=(batch_size, length), dtype=np.int32)
     return x, np.ascontiguousarray(x[:, ::-1])
 
 
 class ReversalModel:
-    """Token and position embeddings, one Block, a final LayerNorm and a readout at every position."""
+    """Token and position embeddings, one Block, a final LayerNorm and a readout at every
+    position. tokens (B, length) -> logits (B, length, vocab_size)."""
 
     def __init__(self, vocab_size: int, length: int, config: BlockConfig):
         # What each token is, and where it is: reversal is all about where.
-        embedding = EmbeddingConfig(vocab_size=vocab_size, n_positions=length, d_model=config.n_embd)
+        embedding = EmbeddingConfig(vocab_size, length, config.n_embd)   # (V, C) and (T, C)
         self.embed = TokenPositionEmbedding(embedding)  # learned positions, as in GPT-2
         self.block = Block(config)
         self.ln_f = LayerNorm(config.n_embd, config.eps, config.bias)  # the block is pre-LN
         self.head = nn.Linear(config.n_embd, vocab_size, config.bias)
 
     def __call__(self, tokens: Tensor, return_weights: bool = False):
-        """tokens (B, T) int -> logits (B, T, vocab_size); with return_weights also (B, n_head, T, T)."""
+        """tokens (B, T) int -> logits (B, T, vocab_size); with return_weights also the
+        attention weights (B, n_head, T, T)."""
         x, weights = self.block(self.embed(tokens), return_weights=True)  # (B, T, C)
         logits = self.head(self.ln_f(x))                                    # (B, T, vocab_size)
         return (logits, weights) if return_weights else logits
 
 @dataclass
 class ReversalConfig:
-    length: int = 8           # tokens per sequence; even, so that the two halves are equal
-    vocab_size: int = 10      # chance accuracy is 1 / vocab_size
-    n_embd: int = 64
-    n_head: int = 4
-    causal: bool = True
-    steps: int = 300
-    batch_size: int = 64
-    lr: float = 3e-3
-    seed: int = 0
-    eval_size: int = 2048     # held-out sequences for the accuracy per position
+    """The reversal experiment: the task, the block and the training run."""
+    length: int = field(default=8, metadata={"help": "tokens per sequence, even"})
+    vocab_size: int = field(default=10, metadata={"help": "distinct tokens; chance: 1/vocab_size"})
+    n_embd: int = field(default=64, metadata={"help": "channels of the block"})
+    n_head: int = field(default=4, metadata={"help": "attention heads"})
+    causal: bool = field(default=True, metadata={"help": "mask the future"})
+    steps: int = field(default=300, metadata={"help": "training steps"})
+    batch_size: int = field(default=64, metadata={"help": "sequences per step"})
+    lr: float = field(default=3e-3, metadata={"help": "AdamW's learning rate"})
+    seed: int = field(default=0, metadata={"help": "seed of the initial weights and of the data"})
+    eval_size: int = field(default=2048, metadata={"help": "held-out sequences"})
+
+    def __post_init__(self):
+        if self.length < 2 or self.length % 2:   # even: the two halves are equal
+            raise ValueError(f"length must be even and at least 2, got {self.length}")
+        if self.vocab_size < 2:
+            raise ValueError(f"vocab_size must be at least 2, got {self.vocab_size}")
+        if self.n_embd <= 0 or self.n_head <= 0 or self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be a positive multiple of "
+                             f"n_head ({self.n_head})")
+        if min(self.steps, self.batch_size, self.eval_size) < 1 or self.lr <= 0:
+            raise ValueError("steps, batch_size, eval_size and lr must be positive")
 
 
 def train_reversal(cfg: ReversalConfig, log=None) -> tuple[ReversalModel, list[float]]:
-    """Train a one-block model on reversal; return it and the loss of every step.
+    """Train a one-block model on reversal with lama.train; return it and the loss of every step.
     Progress goes to `log` (a file such as sys.stderr) when given."""
     Tensor.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     config = BlockConfig(n_embd=cfg.n_embd, n_head=cfg.n_head, causal=cfg.causal)
     model = ReversalModel(cfg.vocab_size, cfg.length, config)
     params = get_parameters(model)
-    Tensor.realize(*params)  # initialise now, rather than inside the first (compiled) step
+    Tensor.realize(*params)          # draw the initial weights now, with this seed's generator
     opt = nn.optim.AdamW(params, lr=cfg.lr, fused=True)  # fused: one update for all parameters
 
+    def get_batch(split: str, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
+        x, y = reversal_batch(rng, cfg.batch_size, cfg.length, cfg.vocab_size)   # (B, T) each
+        return Tensor(x, dtype=dtypes.int32), Tensor(y, dtype=dtypes.int32)
+
     @TinyJit
-    def step(x: Tensor, y: Tensor) -> Tensor:
-        loss = model(x).sparse_categorical_crossentropy(y)  # mean over all positions
+    def step(lr: Tensor, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """One update at tinygrad's constant learning rate (lr is cfg.lr at every step); the loss
+        is realized after the update, as this experiment's recorded losses were."""
+        loss = lm_loss(model, x, y)                      # mean over all positions
         opt.zero_grad()
         loss.backward()
         opt.step()
-        return loss.realize()
+        return loss.realize(), loss                      # no gradient norm: no clipping here
 
-    losses = []
-    with Context(TRAINING=1):
-        for i in range(cfg.steps):
-            x, y = reversal_batch(rng, cfg.batch_size, cfg.length, cfg.vocab_size)
-            losses.append(step(Tensor(x, dtype=dtypes.int32), Tensor(y, dtype=dtypes.int32)).item())
-            if log is not None and (i % 50 == 0 or i == cfg.steps - 1):
-                print(f"step {i:4d}  loss {losses[-1]:.4f}", file=log)
-    return model, losses
+    # No evaluation during training: a record after every step (eval_interval=1, no metrics)
+    # keeps each step's loss, as step_loss.
+    schedule = TrainConfig(steps=cfg.steps, lr=cfg.lr, min_lr=cfg.lr, warmup_steps=0,
+                           schedule="constant", grad_clip=0.0, eval_interval=1, log_interval=50,
+                           seed=cfg.seed)
+    progress = (lambda line: print(line, file=log)) if log is not None else None
+    history = train(model, opt, get_batch, schedule, eval_fn=lambda model: {}, log=progress,
+                    train_step=step)
+    return model, [record["step_loss"] for record in history[1:]]
 
 def evaluate(model: ReversalModel, cfg: ReversalConfig) -> dict:
     """Accuracy and loss at each output position on cfg.eval_size held-out sequences, and the
     accuracy averaged over the first and the second half of the positions."""
-    x, y = reversal_batch(np.random.default_rng(cfg.seed + 1), cfg.eval_size, cfg.length, cfg.vocab_size)
+    rng = np.random.default_rng(cfg.seed + 1)                            # not the training data
+    x, y = reversal_batch(rng, cfg.eval_size, cfg.length, cfg.vocab_size)
     logits = model(Tensor(x, dtype=dtypes.int32))                        # (N, T, vocab_size)
     log_probs = logits.log_softmax(-1).numpy()
     accuracy = (log_probs.argmax(-1) == y).mean(0)                       # (T,)
@@ -100,59 +122,37 @@ def evaluate(model: ReversalModel, cfg: ReversalConfig) -> dict:
             "first_half": round(float(accuracy[:half].mean()), 4),
             "second_half": round(float(accuracy[half:].mean()), 4)}
 
-class OneLineErrors(argparse.ArgumentParser):
-    def error(self, message):  # a user mistake gets one line and exit status 2, not the usage text
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-HELP = {"length": "tokens per sequence, even", "vocab_size": "distinct tokens; chance is 1/vocab_size",
-        "n_embd": "channels of the block", "n_head": "attention heads", "steps": "training steps",
-        "batch_size": "sequences per step", "lr": "AdamW's learning rate",
-        "seed": "seed of the initial weights and of the data", "eval_size": "held-out sequences"}
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineErrors(
-        prog="python -m lama.reversal",
-        description="Train one transformer block to reverse random sequences, once with a causal mask "
-                    "and once without, and report the accuracy at each output position as JSON.")
-    defaults = ReversalConfig()
-    for f in fields(ReversalConfig):
-        if f.name != "causal":
-            default = getattr(defaults, f.name)
-            parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(default), default=default,
-                                help=HELP[f.name] + " (default: %(default)s)")
+    parser = Parser(prog="python -m lama.reversal",
+                    description="Train one transformer block to reverse random sequences, once "
+                                "with a causal mask and once without, and report the accuracy at "
+                                "each output position as JSON.")
+    add_config_options(parser, ReversalConfig, exclude=("causal",))
     parser.add_argument("--masks", nargs="+", choices=["causal", "bidirectional"],
-                        default=["causal", "bidirectional"], help="the models to train (default: both)")
-    parser.add_argument("--out", help="also write the JSON to this file (docs/results/reversal.json)")
+                        default=["causal", "bidirectional"],
+                        help="the models to train (default: both)")
+    parser.add_argument("--out", help="also write the JSON to this file "
+                                      "(docs/results/reversal.json)")
     args = parser.parse_args(argv)
-    settings = {f.name: getattr(args, f.name) for f in fields(ReversalConfig) if f.name != "causal"}
-    if settings["length"] < 2 or settings["length"] % 2:
-        parser.error(f"--length must be even and at least 2, got {settings['length']}")
-    if settings["vocab_size"] < 2:
-        parser.error(f"--vocab-size must be at least 2, got {settings['vocab_size']}")
-    n_embd, n_head = settings["n_embd"], settings["n_head"]
-    if n_embd <= 0 or n_head <= 0 or n_embd % n_head:
-        parser.error(f"--n-embd ({n_embd}) must be a positive multiple of --n-head ({n_head})")
-    if min(settings["steps"], settings["batch_size"], settings["eval_size"]) < 1 or settings["lr"] <= 0:
-        parser.error("--steps, --batch-size, --eval-size and --lr must be positive")
-    if args.out and not Path(args.out).resolve().parent.is_dir():
-        parser.error(f"--out {args.out}: the folder {Path(args.out).resolve().parent} does not exist")
+    cfg = config_from_args(parser, args, ReversalConfig)
+    folder = Path(args.out).resolve().parent if args.out else None
+    if folder is not None and not folder.is_dir():
+        parser.error(f"--out {args.out}: the folder {folder} does not exist")
 
-    result = {"command": "python -m lama.reversal " + " ".join(sys.argv[1:] if argv is None else argv),
-              "settings": settings, "chance": 1 / settings["vocab_size"],
-              "chance_loss": math.log(settings["vocab_size"]), "runs": {}}
+    settings = {k: v for k, v in asdict(cfg).items() if k != "causal"}
+    result = {"command": recorded_command("python -m lama.reversal", argv), "settings": settings,
+              "chance": 1 / cfg.vocab_size, "chance_loss": math.log(cfg.vocab_size), "runs": {}}
     for name in args.masks:
-        cfg = ReversalConfig(**settings, causal=name == "causal")
+        cfg = replace(cfg, causal=name == "causal")
         print(f"training the {name} model", file=sys.stderr)
         start = time.perf_counter()
         model, losses = train_reversal(cfg, log=sys.stderr)
         print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        every_10th = [round(l, 4) for l in losses[::10]]
+        every_10th = [round(loss, 4) for loss in losses[::10]]
         result["runs"][name] = {**evaluate(model, cfg), "train_loss": every_10th}
     text = json.dumps(result, indent=1)
     if args.out:
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        atomic_write(args.out, text + "\n")
     print(text)
     return 0
 

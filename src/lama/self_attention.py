@@ -16,13 +16,16 @@ def causal_mask(T_q: int, T_k: int | None = None) -> Tensor:
     The queries are the last T_q of T_k positions; T_k defaults to T_q (the lower triangle)."""
     T_k = T_q if T_k is None else T_k
     if T_k < T_q:
-        raise ValueError(f"causal_mask: {T_q} queries cannot be the last positions of only {T_k} keys")
+        raise ValueError(f"causal_mask: {T_q} queries cannot be the last positions "
+                         f"of only {T_k} keys")
     return Tensor.ones(T_q, T_k, dtype=dtypes.bool).tril(T_k - T_q)
 
 def padding_mask(valid: Tensor) -> Tensor:
-    """valid (B, T_k) bool, True for real tokens -> (B, 1, T_k): no query may attend a padded key."""
+    """valid (B, T_k) bool, True for real tokens -> (B, 1, T_k): no query may attend a padded
+    key."""
     if valid.dtype != dtypes.bool:
-        raise TypeError(f"padding_mask: valid must be bool (True for real tokens), got {valid.dtype}")
+        raise TypeError(f"padding_mask: valid must be bool (True for real tokens), "
+                        f"got {valid.dtype}")
     return valid.unsqueeze(-2)
 
 def masked_softmax(scores: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -33,7 +36,8 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None) -> Tensor:
     if mask is None:
         return scores.softmax(-1)
     if mask.dtype != dtypes.bool:
-        raise TypeError(f"mask must be bool (True where a query may attend a key), got {mask.dtype}")
+        raise TypeError(f"mask must be bool (True where a query may attend a key), "
+                        f"got {mask.dtype}")
     scores = mask.where(scores, -math.inf)  # exp(-inf) = 0: masked keys get no weight
     # Subtract each row's maximum so that exp cannot overflow; a softmax does not change when a row
     # is shifted, so the maximum needs no gradient. An empty row's maximum is -inf: shift it by 0.
@@ -49,7 +53,8 @@ def scaled_dot_product_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor |
 
     q (..., T_q, d), k (..., T_k, d), v (..., T_k, d_v), mask bool broadcastable to (..., T_q, T_k)
     -> out (..., T_q, d_v), weights (..., T_q, T_k). A query with no allowed key gets out = 0.
-    dropout applies to the weights in training mode only; the returned weights are before dropout."""
+    dropout applies to the weights in training mode only; the returned weights are before
+    dropout."""
     weights = masked_softmax(scaled_dot_product_score(q, k), mask).contiguous()  # stored once
     return weights.dropout(dropout) @ v, weights
 

@@ -15,17 +15,18 @@ from lama.model import GPT, PRESETS, GPTConfig
 
 
 class WeightsError(ValueError):
-    """A checkpoint is missing, damaged, or does not fit the model. str() is one line naming the file."""
+    """A checkpoint is missing, damaged, or does not fit the model. str() is one line naming the
+    file."""
 
 
-SAFE_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}        # float tensors we accept: bytes per number
+SAFE_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}   # the float types we accept: bytes each
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-BUFFERS = (".attn.bias", ".attn.masked_bias")                   # the precomputed causal mask, not weights
+BUFFERS = (".attn.bias", ".attn.masked_bias")              # a precomputed causal mask, no weights
 
 
 def read_safetensors_header(path: str | os.PathLike) -> dict[str, dict]:
-    """Check a .safetensors file's structure and return its header: name -> {dtype, shape, data_offsets}.
-    Raises WeightsError for a missing, truncated or corrupt file."""
+    """Check a .safetensors file's structure and return its header: name -> {dtype, shape,
+    data_offsets}. Raises WeightsError for a missing, truncated or corrupt file."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such file")
@@ -36,8 +37,8 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, dict]:
             raise WeightsError(f"{path}: truncated ({size} bytes), not a safetensors file")
         n = int.from_bytes(head, "little")
         if n > size - 8:
-            raise WeightsError(f"{path}: truncated or not safetensors: the header claims {n} bytes, "
-                               f"the file has {size - 8} after the length")
+            raise WeightsError(f"{path}: truncated or not safetensors: the header claims {n} "
+                               f"bytes, the file has {size - 8} after the length")
         try:
             header = json.loads(f.read(n))
             assert isinstance(header, dict)
@@ -65,19 +66,22 @@ def strip_prefix(name: str) -> str:
 
 
 def infer_config(header: dict[str, dict], path) -> GPTConfig:
-    """A GPTConfig from tensor shapes alone, with GPT-2's head size of 64 (the shapes do not say)."""
+    """A GPTConfig from tensor shapes alone, with GPT-2's head size of 64 (the shapes do not
+    say)."""
     names = {strip_prefix(k): v["shape"] for k, v in header.items()}
     if "wte.weight" not in names or "wpe.weight" not in names:
         raise WeightsError(f"{path}: no wte.weight/wpe.weight tensors: not a GPT-2 checkpoint")
     (V, C), (P, _) = names["wte.weight"], names["wpe.weight"]
     n_layer = len({k.split(".")[1] for k in names if k.startswith("h.")})
     if C % 64 != 0:
-        raise WeightsError(f"{path}: cannot infer n_head for n_embd={C}; put a config.json beside it")
+        raise WeightsError(f"{path}: cannot infer n_head for n_embd={C}; "
+                           "put a config.json beside it")
     return GPTConfig(vocab_size=V, n_positions=P, n_embd=C, n_layer=n_layer, n_head=C // 64)
 
 
 def gpt2_state_dict(path, header: dict[str, dict], config: GPTConfig) -> dict[str, Tensor]:
-    """Read the checkpoint at path into lama's names and layouts, checking every shape against config."""
+    """Read the checkpoint at path into lama's names and layouts, checking every shape against
+    config."""
     expected = expected_shapes(config)
     tensors = safe_load(str(path))
     out: dict[str, Tensor] = {}
@@ -86,14 +90,15 @@ def gpt2_state_dict(path, header: dict[str, dict], config: GPTConfig) -> dict[st
         if name.endswith(BUFFERS) or name == "lm_head.weight":
             continue                         # mask buffers; lm_head is tied to wte (checked below)
         if name not in expected:
-            raise WeightsError(f"{path}: unexpected tensor {key} for a GPT-2 with n_layer={config.n_layer}")
+            raise WeightsError(f"{path}: unexpected tensor {key} for a GPT-2 with "
+                               f"n_layer={config.n_layer}")
         shape = tuple(info["shape"])
         conv1d = name.endswith(CONV1D)
         want = expected[name][::-1] if conv1d else expected[name]   # Conv1D stores (in, out)
         if shape != want:
             raise WeightsError(f"{path}: tensor {key} has shape {shape}, the config needs {want}")
         t = tensors[key].to(Device.DEFAULT).cast(dtypes.float32)    # from the file into memory
-        # contiguous(): a transposed *view* would make every matmul read the weights column by column
+        # contiguous(): a transposed *view* would make every matmul read the weights by columns
         out[name] = (t.T if conv1d else t).contiguous()
     missing = sorted(set(expected) - set(out))
     if missing:
@@ -102,11 +107,13 @@ def gpt2_state_dict(path, header: dict[str, dict], config: GPTConfig) -> dict[st
 
 
 def expected_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
-    """name -> shape of every parameter of GPT(config), in lama's (out, in) layout, without building it."""
+    """name -> shape of every parameter of GPT(config), in lama's (out, in) layout, without
+    building it."""
     V, P, C = config.vocab_size, config.n_positions, config.n_embd
     shapes = {"wte.weight": (V, C), "wpe.weight": (P, C), "ln_f.weight": (C,)}
-    per_block = {"ln_1.weight": (C,), "attn.c_attn.weight": (3 * C, C), "attn.c_proj.weight": (C, C),
-                 "ln_2.weight": (C,), "mlp.c_fc.weight": (4 * C, C), "mlp.c_proj.weight": (C, 4 * C)}
+    per_block = {"ln_1.weight": (C,), "attn.c_attn.weight": (3 * C, C),
+                 "attn.c_proj.weight": (C, C), "ln_2.weight": (C,),
+                 "mlp.c_fc.weight": (4 * C, C), "mlp.c_proj.weight": (C, 4 * C)}
     if config.bias:
         shapes["ln_f.bias"] = (C,)
         per_block |= {"ln_1.bias": (C,), "attn.c_attn.bias": (3 * C,), "attn.c_proj.bias": (C,),
@@ -117,19 +124,20 @@ def expected_shapes(config: GPTConfig) -> dict[str, tuple[int, ...]]:
 
 def load_gpt2(path: str | os.PathLike) -> GPT:
     """A GPT with the weights of a checkpoint: a directory with config.json + model.safetensors (the
-    Hugging Face layout), or a .safetensors file (its config from config.json beside it, else inferred
-    from the shapes with head size 64). Raises WeightsError with a one-line reason."""
+    Hugging Face layout), or a .safetensors file (its config from config.json beside it, else
+    inferred from the shapes with head size 64). Raises WeightsError with a one-line reason."""
     path = Path(path)
     if path.is_dir():
         config_path, file = path / "config.json", path / "model.safetensors"
         if not file.exists() and any(path.glob("*.bin")):
-            raise WeightsError(f"{path}: has only PyTorch .bin weights; lama reads safetensors only "
-                               "(pickled .bin files can run code when loaded)")
+            raise WeightsError(f"{path}: has only PyTorch .bin weights; lama reads safetensors "
+                               "only (pickled .bin files can run code when loaded)")
     else:
         config_path, file = path.with_name("config.json"), path
     if file.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl"):
-        raise WeightsError(f"{file}: a pickled PyTorch file; lama reads safetensors only (pickles can "
-                           "run code when loaded): convert it, or use model.safetensors")
+        raise WeightsError(f"{file}: a pickled PyTorch file; lama reads safetensors only "
+                           "(pickles can run code when loaded): convert it, or use "
+                           "model.safetensors")
     header = read_safetensors_header(file)
     if config_path.is_file():
         try:
@@ -152,25 +160,28 @@ def save_gpt2(model: GPT, path: str | os.PathLike, extra: dict | None = None) ->
     Returns the directory."""
     c = model.config
     if not c.bias:
-        raise ValueError("the Hugging Face GPT-2 layout has biases; this model was built with bias=False")
+        raise ValueError("the Hugging Face GPT-2 layout has biases; this model was built with "
+                         "bias=False")
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
-    tensors = {name: (t.T if name.endswith(CONV1D) else t).contiguous()     # back to Conv1D's (in, out)
+    tensors = {name: (t.T if name.endswith(CONV1D) else t).contiguous()  # Conv1D's (in, out)
                for name, t in get_state_dict(model).items()}
-    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": c.vocab_size,
-              "n_positions": c.n_positions, "n_ctx": c.n_positions, "n_embd": c.n_embd, "n_layer": c.n_layer,
-              "n_head": c.n_head, "layer_norm_epsilon": c.layer_norm_epsilon,
-              "activation_function": "gelu_new", "tie_word_embeddings": True, **(extra or {})}
+    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
+              "vocab_size": c.vocab_size, "n_positions": c.n_positions, "n_ctx": c.n_positions,
+              "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head,
+              "layer_norm_epsilon": c.layer_norm_epsilon, "activation_function": "gelu_new",
+              "tie_word_embeddings": True, **(extra or {})}
+    text = json.dumps(config, indent=1) + "\n"
     for name, write in [("model.safetensors", lambda tmp: safe_save(tensors, str(tmp))),
-                        ("config.json", lambda tmp: tmp.write_text(json.dumps(config, indent=1) + "\n"))]:
+                        ("config.json", lambda tmp: tmp.write_text(text))]:
         tmp = out / f".{name}.tmp"
         write(tmp)
         os.replace(tmp, out / name)             # atomic: the old file or the new one, never half
     return out
 
 def download(name: str) -> Path:
-    """The local directory of GPT-2 size `name` (gpt2, gpt2-medium, gpt2-large, gpt2-xl), downloading
-    config.json and model.safetensors from openai-community/<name> on first use."""
+    """The local directory of GPT-2 size `name` (gpt2, gpt2-medium, gpt2-large, gpt2-xl),
+    downloading config.json and model.safetensors from openai-community/<name> on first use."""
     if name not in PRESETS:
         raise WeightsError(f"unknown model {name!r}; choose one of {', '.join(PRESETS)}")
     from huggingface_hub import hf_hub_download
