@@ -21,7 +21,6 @@ from lama.checkpoint import Checkpoints, load_checkpoint
 from lama.cli import (Parser, add_config_options, atomic_write_json, config_from_args, fail,
                       recorded_command)
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
-from lama.self_attention import scaled_dot_product_attention
 from lama.train import AdamW, TrainConfig, TrainingDiverged, log_stderr, make_eval_step, train
 
 def make_split(p: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,8 +123,8 @@ def last_position(block: Block, x: Tensor) -> Tensor:
     q, k, v = attn.c_attn(x).split(C, dim=-1)                     # (B, T, C) each
     q = q[:, -1:]                                                  # (B, 1, C): one query
     q, k, v = (attn.split_heads(t).contiguous() for t in (q, k, v))   # (B, nh, T or 1, hs)
-    y, _ = scaled_dot_product_attention(q, k, v)                   # (B, nh, 1, hs)
-    h = x[:, -1:] + attn.c_proj(attn.merge_heads(y))               # (B, 1, C)
+    y, _ = attn.attend(q, k, v)                                    # (B, nh, 1, hs)
+    h = x[:, -1:] + attn.project(y)                                # (B, 1, C)
     return (h + block.mlp(h))[:, 0]                                # (B, C)
 
 def loss_and_accuracy(model: GrokModel, ids: Tensor, y: Tensor, w: Tensor) -> Tensor:
