@@ -66,7 +66,7 @@ def test_the_repository_is_tangled():
 def test_generated_file_layout(project):
     text = (project / "src" / "lama" / "one.py").read_text()
     assert text == textwrap.dedent('''\
-        # Generated from docs/one.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+        # Generated from docs/one.md by tools/tangle.py. Do not edit: change the chapter.
         def f(x):
             return x + 1
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPORT_PREFIX = "src/lama/"
 NOT_RUN_PREFIX = "Not run:"
 RUNNABLE_LANGUAGES = {"python", "py"}
-HEADER = "Generated from {chapter} by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.\n"
+HEADER = "Generated from {chapter} by tools/tangle.py. Do not edit: change the chapter.\n"
 COMMENT = {".py": "# ", ".js": "// "}  # the files the package may hold, with their line-comment marker
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")

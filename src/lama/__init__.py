@@ -1,4 +1,4 @@
-# Generated from docs/index.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/index.md by tools/tangle.py. Do not edit: change the chapter.
 """lama: a transformer built from scratch in tinygrad, written as a book.
 
 Each module is generated from one chapter of the book (docs/); its first line names the chapter.

@@ -1,4 +1,4 @@
-# Generated from docs/attention.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/attention.md by tools/tangle.py. Do not edit: change the chapter.
 """Attention as a lookup: score functions, the softmax over keys, and the weighted sum of values.
 
 Shapes: queries q (..., T_q, d), keys k (..., T_k, d), values v (..., T_k, d_v). The leading axes

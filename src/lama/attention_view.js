@@ -1,4 +1,4 @@
-// Generated from docs/attention-view.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+// Generated from docs/attention-view.md by tools/tangle.py. Do not edit: change the chapter.
 // lama's interactive attention view. It ships in the package (lama.viewer inlines it in
 // standalone pages) and the site publishes it as javascripts/attention-view.js.
 //

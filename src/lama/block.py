@@ -1,4 +1,4 @@
-# Generated from docs/block.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/block.md by tools/tangle.py. Do not edit: change the chapter.
 """The transformer block: LayerNorm, the GELU MLP, residual connections, dropout, and the pre-LN
 (GPT-2) and post-LN (original transformer) arrangements of them."""
 import math

@@ -1,4 +1,4 @@
-# Generated from docs/tokens.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/tokens.md by tools/tangle.py. Do not edit: change the chapter.
 """GPT-2's byte-level byte pair encoding (BPE) tokenizer, written from scratch.
 
     text --UTF-8--> bytes --pretokenize--> pieces --apply_merges--> tokens --vocab--> ids

@@ -1,4 +1,4 @@
-# Generated from docs/classifier.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/classifier.md by tools/tangle.py. Do not edit: change the chapter.
 """Balanced-bracket classification data: strings of ( and ), labelled 1 (balanced) or 0, with hard
 negatives, a train/test split by a hash of the string, and token ids for the encoder.
 

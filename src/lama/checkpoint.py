@@ -1,4 +1,4 @@
-# Generated from docs/files.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/files.md by tools/tangle.py. Do not edit: change the chapter.
 """Checkpoints that a crash cannot destroy, and exact resumption of lama.train.train:
 
     history = train(model, optimizer, batches, config, Checkpoints("runs/x", meta={...}))

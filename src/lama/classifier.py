@@ -1,4 +1,4 @@
-# Generated from docs/classifier.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/classifier.md by tools/tangle.py. Do not edit: change the chapter.
 """An encoder-only transformer (BERT-style) that classifies a whole sequence: no causal mask, a
 padding mask, a [CLS] summary token at position 0 and a linear classification head. Trained on
 balanced brackets by

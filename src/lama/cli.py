@@ -1,4 +1,4 @@
-# Generated from docs/cli.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/cli.md by tools/tangle.py. Do not edit: change the chapter.
 """What every `python -m lama.…` command shares: one-line errors with exit status 2, options
 built from a configuration dataclass, the recorded command line, and atomic file writes."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# Generated from docs/data.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/data.md by tools/tangle.py. Do not edit: change the chapter.
 """Tiny Shakespeare: the text, fetched once and checked; characters as tokens; the train/validation
 split; and random (B, T) windows of token ids with their next-token targets.
 

@@ -1,4 +1,4 @@
-# Generated from docs/files.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/files.md by tools/tangle.py. Do not edit: change the chapter.
 """Files fetched once into a data directory, verified by their SHA-256, and never left half-written:
 
     path = fetch("tinyshakespeare/input.txt", url, sha256)   # downloads only if not there yet

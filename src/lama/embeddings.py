@@ -1,4 +1,4 @@
-# Generated from docs/embeddings.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/embeddings.md by tools/tangle.py. Do not edit: change the chapter.
 """Token embeddings and positions: ids (B, T) -> vectors (B, T, n_embd).
 
 Chapter 2 of the lama book, docs/embeddings.md: a learned token table, plus either the sinusoidal

@@ -1,4 +1,4 @@
-# Generated from docs/fast.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/fast.md by tools/tangle.py. Do not edit: change the chapter.
 """GPT-2 decoding made fast on a CPU, from outside the model: the output layer in two pieces, a
 two-stage sum for one position's Linear layers, stored intermediate results, bucketed prompt
 lengths and tinygrad's BEAM search, in a Generator built from any GPT. The same logits as

@@ -1,4 +1,4 @@
-# Generated from docs/generation.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/generation.md by tools/tangle.py. Do not edit: change the chapter.
 """Generating tokens with a GPT: greedy decoding, temperature, top-k and top-p sampling, the KV
 cache with a JIT-compiled decode step whose position is a symbolic tinygrad Variable, and the
 tokenizer that comes with a checkpoint."""

@@ -1,4 +1,4 @@
-# Generated from docs/fast.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/fast.md by tools/tangle.py. Do not edit: change the chapter.
 """python -m lama.gpt: run GPT-2 (OpenAI's weights, or a local checkpoint) on a prompt and stream
 the continuation to stdout."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# Generated from docs/grokking.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/grokking.md by tools/tangle.py. Do not edit: change the chapter.
 """Grokking (Power et al. 2022) in the setting of Nanda et al. (2023): a one-layer transformer
 learns (a + b) mod p from 30% of all pairs, memorises them first and generalises thousands of
 steps later.

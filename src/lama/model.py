@@ -1,4 +1,4 @@
-# Generated from docs/gpt2.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/gpt2.md by tools/tangle.py. Do not edit: change the chapter.
 """GPT-2 (Radford et al., 2019): token and position embeddings, a stack of pre-LN transformer
 blocks, a final LayerNorm and an output layer tied to the token embedding."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# Generated from docs/multi-head.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/multi-head.md by tools/tangle.py. Do not edit: change the chapter.
 """Multi-head attention: n_head heads side by side, one fused projection for the queries, keys and
 values of all heads, and an output projection that mixes the heads."""
 import numpy as np

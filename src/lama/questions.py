@@ -1,4 +1,4 @@
-# Generated from docs/questions.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/questions.md by tools/tangle.py. Do not edit: change the chapter.
 """Four questions about transformers (Jacob Hilton's Deep Learning Curriculum, chapter 1), each
 answered with a small experiment. Every experiment writes OUT/<experiment>.json:
 

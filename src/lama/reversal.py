@@ -1,4 +1,4 @@
-# Generated from docs/block.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/block.md by tools/tangle.py. Do not edit: change the chapter.
 """Sequence reversal learned by one transformer block: a causal model can only reverse what it has
 already seen. Writes the per-position accuracy of a causal and a bidirectional model.
 

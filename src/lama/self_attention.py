@@ -1,4 +1,4 @@
-# Generated from docs/self-attention.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/self-attention.md by tools/tangle.py. Do not edit: change the chapter.
 """Self-attention: one head, with causal and padding masks.
 
 Masks are bool tensors, True where a query may attend a key, broadcastable to the scores

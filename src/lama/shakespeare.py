@@ -1,4 +1,4 @@
-# Generated from docs/shakespeare.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/shakespeare.md by tools/tangle.py. Do not edit: change the chapter.
 """The book's character-level GPT on tiny Shakespeare, and the command that trains it:
 
     python -m lama.shakespeare --out docs/results/shakespeare

@@ -1,4 +1,4 @@
-# Generated from docs/training.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/training.md by tools/tangle.py. Do not edit: change the chapter.
 """The training loop: AdamW, a warmup + cosine learning-rate schedule, gradient clipping,
 evaluation, a TinyJit-compiled step, and a stop on divergence, with hooks for what differs
 between experiments (evaluation, checkpoints, samples).

@@ -1,4 +1,4 @@
-# Generated from docs/attention-view.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/attention-view.md by tools/tangle.py. Do not edit: change the chapter.
 """The interactive view of lama.viz's attention maps: its data (to_data), a standalone page with
 the view's script and data inlined (to_html), and the command line:
 

@@ -1,4 +1,4 @@
-# Generated from docs/attention-maps.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/attention-maps.md by tools/tangle.py. Do not edit: change the chapter.
 """Attention maps of lama's models: the weights of every head for one input (collect), pictures
 of one head, a layer, all layers and one query (plot_head, plot_heads, plot_grid, plot_query), and
 what heads attend to, measured (head_scores). The command line is lama.viewer's:

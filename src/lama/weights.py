@@ -1,4 +1,4 @@
-# Generated from docs/gpt2.md by tools/tangle.py. Do not edit: change the chapter, then run tools/tangle.py.
+# Generated from docs/gpt2.md by tools/tangle.py. Do not edit: change the chapter.
 """Reading GPT-2 checkpoints in the Hugging Face layout (config.json + model.safetensors), checking
 them, and downloading OpenAI's through huggingface_hub. Safetensors only: no pickles."""
 from __future__ import annotations
