@@ -85,7 +85,6 @@ class GrokConfig:
                            checkpoint_interval=self.checkpoint_interval,
                            log_interval=self.eval_interval, seed=self.seed)
 
-
 class GrokModel:
     """One transformer block without LayerNorm, ReLU MLP, learned positions, separate embedding and
     unembedding. ids (B, 3) -> logits (B, p) at the last position (or (B, 3, p) with

@@ -41,9 +41,10 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, dict]:
                                f"bytes, the file has {size - 8} after the length")
         try:
             header = json.loads(f.read(n))
-            assert isinstance(header, dict)
-        except (ValueError, AssertionError):
-            raise WeightsError(f"{path}: corrupt safetensors header (not a JSON object)") from None
+        except ValueError:
+            header = None
+        if not isinstance(header, dict):
+            raise WeightsError(f"{path}: corrupt safetensors header (not a JSON object)")
     header.pop("__metadata__", None)
     data_size = size - 8 - n
     for name, info in header.items():
