@@ -18,9 +18,9 @@ SIZES = dict(n_layer=4, n_head=4, n_embd=128)
 
 def lama_step():
     from tinygrad import Tensor, dtypes
-    from tinygrad.helpers import Context
     from tinygrad.nn.state import get_state_dict
 
+    from lama.block import training
     from lama.model import GPT, GPTConfig
     from lama.train import AdamW, make_train_step
     Tensor.manual_seed(0)
@@ -29,7 +29,7 @@ def lama_step():
     lr = Tensor([1e-3])
 
     def run(x, y):
-        with Context(TRAINING=1):
+        with training():
             loss, norm = step(lr, Tensor(x, dtype=dtypes.int32), Tensor(y, dtype=dtypes.int32))
             return loss.item()
     return run

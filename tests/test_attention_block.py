@@ -5,10 +5,9 @@ import math
 import numpy as np
 import pytest
 from tinygrad import Tensor, nn
-from tinygrad.helpers import Context
 
 import attention_numpy as ref
-from lama.block import MLP, Block, BlockConfig, LayerNorm, gelu
+from lama.block import MLP, Block, BlockConfig, LayerNorm, gelu, training
 
 
 def t(a):
@@ -104,7 +103,7 @@ def test_dropout_acts_only_in_training_mode():
     load_block(without, p)
     expected = without(x).numpy()
     np.testing.assert_array_equal(with_dropout(x).numpy(), expected)
-    with Context(TRAINING=1):
+    with training():
         first, second = with_dropout(x).numpy(), with_dropout(x).numpy()
         np.testing.assert_array_equal(without(x).numpy(), expected)   # dropout=0 is off even in training
     assert np.abs(first - expected).max() > 1e-2 and np.abs(first - second).max() > 1e-2

@@ -3,9 +3,9 @@ dot-product attention and one head, against numpy, tinygrad and finite differenc
 import numpy as np
 import pytest
 from tinygrad import Tensor, dtypes
-from tinygrad.helpers import Context
 
 import attention_numpy as ref
+from lama.block import training
 from lama.self_attention import (SelfAttention, causal_mask, masked_softmax, padding_mask,
                                  scaled_dot_product_attention)
 
@@ -207,7 +207,7 @@ def test_dropout_acts_only_in_training_mode():
         b.weight, b.bias = a.weight, a.bias
     x = t(rng.standard_normal((2, 4, 6)))
     np.testing.assert_array_equal(head(x).numpy(), plain(x).numpy())
-    with Context(TRAINING=1):
+    with training():
         out, weights = head(x, return_weights=True)
         out, weights = out.numpy(), weights.numpy()
     assert np.abs(out - plain(x).numpy()).max() > 1e-3

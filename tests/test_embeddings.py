@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pytest
 from tinygrad import Tensor, dtypes, nn
-from tinygrad.helpers import Context
 
+from lama.block import training
 from lama.embeddings import KINDS, EmbeddingConfig, TokenPositionEmbedding, sinusoidal_positions
 
 # float32 angles: p * w is rounded to ~6e-8 relative, i.e. ~2e-5 absolute near p = 300
@@ -299,7 +299,7 @@ def test_an_sgd_step_moves_only_the_rows_that_were_used():
     upstream = np.random.default_rng(0).normal(size=(2, 5, 64)).astype(np.float32)
     before = {name: t.numpy().copy() for name, t in nn.state.get_state_dict(embed).items()}
     optimizer = nn.optim.SGD(nn.state.get_parameters(embed), lr=0.1)
-    with Context(TRAINING=1):
+    with training():
         optimizer.zero_grad()
         (embed(Tensor(IDS)) * Tensor(upstream)).sum().backward()
         optimizer.step()

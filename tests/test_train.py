@@ -6,12 +6,11 @@ import math
 import numpy as np
 import pytest
 from tinygrad import Tensor, nn
-from tinygrad.helpers import TRAINING, Context
 from tinygrad.nn.optim import OptimizerGroup
 from tinygrad.nn.state import get_state_dict
 
 import lama.checkpoint
-from lama.block import Block, BlockConfig, LayerNorm
+from lama.block import Block, BlockConfig, LayerNorm, training
 from lama.checkpoint import Checkpoints, load_checkpoint, save_checkpoint
 from lama.data import CharTokenizer, TokenBatches, split
 from lama.train import AdamW, TrainConfig, TrainingDiverged, clip_grad_norm, cosine_lr, train
@@ -91,7 +90,7 @@ def on_training_batch(get_batch, n: int, action):
     def wrapped(split, rng):
         nonlocal count
         batch = get_batch(split, rng)
-        if TRAINING.value:
+        if Tensor.training:
             count += 1
             if count == n:
                 return action(batch)
@@ -163,7 +162,7 @@ def test_adamw_equals_tinygrads_adamw_with_two_groups():
         model = MLPLM(TOK.vocab_size)
         opt = make_optimizer(get_state_dict(model))
         rng = np.random.default_rng(0)
-        with Context(TRAINING=1):
+        with training():
             for _ in range(steps):
                 x, y = BATCHES("train", rng)
                 opt.zero_grad()
@@ -470,7 +469,7 @@ def test_the_hooks_are_called_where_the_docstring_says(tmp_path):
             super().save(model, optimizer, state)
 
     def eval_fn(model):
-        assert not TRAINING.value                            # evaluation is outside training mode
+        assert not Tensor.training                            # evaluation is outside training mode
         return {"bias": float(model.lin.bias.numpy().sum())}
 
     Tensor.manual_seed(0)

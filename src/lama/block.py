@@ -45,6 +45,12 @@ class MLP:
         h = self.activation(self.c_fc(x)).contiguous()        # (B, T, 4C); stored, see below
         return self.c_proj(h).dropout(self.dropout)           # (B, T, C)
 
+def training(on: bool = True):
+    """tinygrad's training switch as a context manager: inside `with training():` dropout is
+    active and the optimisers step; `with training(False):` turns it off again, e.g. to evaluate
+    inside a training loop."""
+    return Tensor.train(on)
+
 @dataclass
 class BlockConfig:
     """The sizes and switches of a transformer block (defaults: GPT-2 small)."""

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Tensor, TinyJit, dtypes, nn
-from tinygrad.helpers import Context
 from tinygrad.nn.state import get_parameters, get_state_dict
 
 from lama.attention import entropy
-from lama.block import Block, BlockConfig, LayerNorm
+from lama.block import Block, BlockConfig, LayerNorm, training
 from lama.cli import Parser, atomic_write_json, fail, recorded_command
 from lama.data import CharTokenizer, DataError, TokenBatches, split, tiny_shakespeare
 from lama.embeddings import EmbeddingConfig, TokenPositionEmbedding
@@ -293,7 +292,7 @@ def best_without_order(length: int, vocab_size: int, n: int = 200_000, seed: int
 def reversal_accuracy(model, length: int, vocab_size: int, n: int, seed: int) -> list[float]:
     """Held-out accuracy at each output position of the reversal task. -> (length,)"""
     x, y = reversal_batch(np.random.default_rng([seed, 7]), n, length, vocab_size)
-    with Context(TRAINING=0):
+    with training(False):
         pred = model(Tensor(x, dtype=dtypes.int32)).argmax(-1).numpy()
     return [round(float(a), 4) for a in (pred == y).mean(0)]
 
@@ -317,7 +316,7 @@ def experiment_positions(seeds: list[int], short: bool, log=None) -> dict:
         # Reorder the tokens: without positions, the outputs are reordered the same way, exactly.
         x = np.random.default_rng(record["seed"]).integers(0, vocab, size=(4, length))
         perm = np.random.default_rng(1).permutation(length)
-        with Context(TRAINING=0):
+        with training(False):
             a = model(Tensor(x[:, perm], dtype=dtypes.int32)).numpy()
             b = model(Tensor(x, dtype=dtypes.int32)).numpy()[:, perm]
         record["permutation_max_diff"] = float(np.abs(a - b).max())

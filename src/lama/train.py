@@ -17,8 +17,9 @@ from typing import Callable
 
 import numpy as np
 from tinygrad import Tensor, TinyJit, dtypes
-from tinygrad.helpers import Context
 from tinygrad.nn.state import get_state_dict
+
+from lama.block import training
 
 def lm_loss(model, x: Tensor, y: Tensor) -> Tensor:
     """Mean next-token cross-entropy: x (B, T) int, y (B, T) int -> scalar. `model(x)` must return
@@ -121,7 +122,7 @@ def evaluate(eval_step: Callable[..., Tensor], get_batch: Callable, split: str, 
     """Mean loss over `batches` batches of `split`, drawn from a generator seeded by (seed, split),
     outside training mode."""
     rng = np.random.default_rng([seed, zlib.crc32(split.encode())])
-    with Context(TRAINING=0):
+    with training(False):
         return float(np.mean([eval_step(*get_batch(split, rng)).item() for _ in range(batches)]))
 
 def make_train_step(model, optimizer, loss_fn: Callable = lm_loss, grad_clip: float = 1.0,
@@ -222,11 +223,11 @@ def train(model, optimizer, get_batch: Callable, config: TrainConfig, checkpoint
 
     t0 = time.perf_counter()
     losses, seconds, tokens = [], [], []                      # per step, since the last record
-    with Context(TRAINING=1):
+    with training():
         for step in range(start, config.steps + 1):           # step = updates made so far
             last = step == config.steps
             if (step % config.eval_interval == 0 or last) and not (state and step == start):
-                with Context(TRAINING=0):
+                with training(False):
                     metrics = eval_fn(model)
                 record = {"step": step, "step_loss": float(np.mean(losses)) if losses else None,
                           **metrics, "lr": config.lr_at(step),
@@ -238,7 +239,7 @@ def train(model, optimizer, get_batch: Callable, config: TrainConfig, checkpoint
                                            history)
                 if on_record is not None:
                     hook_start = time.perf_counter()
-                    with Context(TRAINING=0):
+                    with training(False):
                         on_record(record, model)
                     t0 += time.perf_counter() - hook_start       # not training time
                 history.append(record)
