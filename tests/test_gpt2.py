@@ -44,6 +44,27 @@ def test_logits_match_transformers(tmp_path, config):
     assert diff <= 1e-4, diff
 
 
+def test_a_model_built_to_be_loaded_draws_nothing(tmp_path):
+    """GPT(config, init=False) runs no kernel and realizes no parameter; loading fills every one,
+    and the loaded model is the one a randomly initialised model would have become."""
+    from tinygrad import GlobalCounters
+    from tinygrad.nn.state import get_state_dict, load_state_dict
+
+    from lama.model import GPT
+    config = GPTConfig(vocab_size=101, n_positions=16, n_embd=32, n_layer=2, n_head=4)
+    kernels = GlobalCounters.kernel_count
+    empty = GPT(config, init=False)
+    assert GlobalCounters.kernel_count == kernels
+    assert not any(p.uop.is_realized for p in get_state_dict(empty).values())
+    drawn = GPT(config)
+    assert GlobalCounters.kernel_count > kernels                 # the random draw does run kernels
+    save_hf(tmp_path, n_positions=16, n_embd=32, n_layer=2, n_head=4)
+    loaded = load_gpt2(tmp_path)
+    load_state_dict(drawn, get_state_dict(loaded), verbose=False)
+    ids = Tensor([[1, 2, 3, 4, 5]])
+    np.testing.assert_array_equal(loaded(ids).numpy(), drawn(ids).numpy())
+
+
 def test_attention_weights_match_transformers(tmp_path):
     """return_weights=True: the same logits, and each block's attention probabilities
     (B, n_head, T, T) equal transformers' output_attentions."""

@@ -72,7 +72,7 @@ PRESETS = {
 class GPT:
     """GPT-2. ids (B, T) -> logits (B, T, vocab_size)."""
 
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: GPTConfig, init: bool = True):
         self.config = config
         C = config.n_embd
         embedding = EmbeddingConfig(config.vocab_size, config.n_positions, C, "learned")
@@ -80,6 +80,10 @@ class GPT:
         self.wte, self.wpe = emb.wte, emb.wpe                  # (V, C) tokens, (P, C) positions
         self.h = [Block(config.block_config()) for _ in range(config.n_layer)]
         self.ln_f = LayerNorm(C, config.eps, config.bias)
+        if not init:            # weights will be loaded: placeholders, no random numbers drawn
+            for p in get_parameters(self):
+                p.replace(Tensor.empty(*p.shape, dtype=p.dtype))
+            return
         for block in self.h:                                   # GPT-2's initialisation
             for layer in (block.attn.c_attn, block.attn.c_proj, block.mlp.c_fc, block.mlp.c_proj):
                 writes_residual = layer is block.attn.c_proj or layer is block.mlp.c_proj

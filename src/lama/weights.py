@@ -148,7 +148,7 @@ def load_gpt2(path: str | os.PathLike) -> GPT:
     else:
         config = infer_config(header, file)
     state = gpt2_state_dict(file, header, config)
-    model = GPT(config)
+    model = GPT(config, init=False)
     try:
         Tensor.realize(*state.values())
     except Exception as e:
