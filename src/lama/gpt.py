@@ -104,21 +104,24 @@ def main(argv: list[str] | None = None) -> int:
     out.write(prompt)
     out.flush()
     start = time.perf_counter()
-    try:
-        for token in tokens:
-            pending.append(token)
-            text = tokenizer.decode(pending)
-            if not text.endswith("\ufffd"):            # hold back an unfinished character
-                out.write(text)
-                out.flush()
-                pending = []
-            n += 1
-            first = first or time.perf_counter()
-    except KeyboardInterrupt:
-        out.write(tokenizer.decode(pending))
-        out.flush()
-        print(f"\ninterrupted after {n} tokens", file=sys.stderr)
-        return 130
+    # Ctrl-C from here on finishes the token being computed, then stops: an exception raised in
+    # the middle of a kernel could leave tinygrad's CPU threads waiting for each other.
+    stop = []
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+    for token in tokens:
+        pending.append(token)
+        text = tokenizer.decode(pending)
+        if not text.endswith("\ufffd"):                # hold back an unfinished character
+            out.write(text)
+            out.flush()
+            pending = []
+        n += 1
+        first = first or time.perf_counter()
+        if stop:
+            out.write(tokenizer.decode(pending))
+            out.flush()
+            print(f"\ninterrupted after {n} tokens", file=sys.stderr)
+            return 130
     out.write(tokenizer.decode(pending))
     out.flush()
     end = time.perf_counter()

@@ -98,11 +98,20 @@ def clip_grad_norm(params: list[Tensor], max_norm: float) -> Tensor:
                 p.grad = p.grad * scale.cast(p.grad.dtype)
     return norm
 
+def realize_parameters(model) -> None:
+    """Give every parameter a buffer of its own, before any step is captured ("One compiled
+    step" below says why)."""
+    parameters = list(get_state_dict(model).values())
+    for p in parameters:
+        p.replace(p.contiguous())     # a constant such as Tensor.ones(C) owns no buffer until copied
+    Tensor.realize(*parameters)
+
+
 def make_eval_step(model, loss_fn: Callable = lm_loss, jit: bool = True) -> Callable[..., Tensor]:
     """The loss of one batch as a (compiled) function of the batch's tensors; one compiled
     version per batch shape."""
     compiled: dict[tuple, Callable[..., Tensor]] = {}
-    Tensor.realize(*get_state_dict(model).values())   # "One compiled step": never capture the init
+    realize_parameters(model)
 
     def loss_of(*batch: Tensor) -> Tensor:
         return loss_fn(model, *batch).realize()
@@ -129,7 +138,7 @@ def make_train_step(model, optimizer, loss_fn: Callable = lm_loss, grad_clip: fl
                     jit: bool = True) -> Callable[..., tuple[Tensor, Tensor]]:
     """One optimizer step as a function step(lr, *batch) -> (loss, grad_norm), scalar Tensors.
     `lr` is a (1,) float32 Tensor: under TinyJit only tensor arguments change between calls."""
-    Tensor.realize(*get_state_dict(model).values())   # parameters must be buffers before a capture
+    realize_parameters(model)
 
     def step(lr: Tensor, *batch: Tensor) -> tuple[Tensor, Tensor]:
         for opt in getattr(optimizer, "optimizers", [optimizer]):   # tinygrad's OptimizerGroup
