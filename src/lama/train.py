@@ -103,7 +103,7 @@ def realize_parameters(model) -> None:
     step" below says why)."""
     parameters = list(get_state_dict(model).values())
     for p in parameters:
-        p.replace(p.contiguous())     # a constant such as Tensor.ones(C) owns no buffer until copied
+        p.replace(p.contiguous())      # a constant like Tensor.ones(C) owns no buffer until copied
     Tensor.realize(*parameters)
 
 
