@@ -100,8 +100,7 @@ class RunConfig:
                            log_interval=self.eval_interval, seed=seed)
 
 
-# --short: every experiment shrinks to these sizes and one step (the same shapes everywhere, so
-# that the tests compile few distinct kernels).
+# --short: every experiment shrinks to these sizes and one step (the tests use it).
 SHORT = dict(n_embd=16, block_size=8, batch_size=4, steps=1, eval_interval=1, eval_batches=1)
 
 
