@@ -1,4 +1,6 @@
 """lama.multihead (chapter "Multi-head attention") against numpy, single heads and finite differences."""
+import itertools
+
 import numpy as np
 import pytest
 from tinygrad import Tensor
@@ -101,3 +103,54 @@ def test_causal_multi_head_attention_does_not_see_the_future():
 def test_bad_sizes_are_refused_with_a_reason():
     with pytest.raises(ValueError, match="not divisible"):
         MultiHeadAttention(10, 4)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_additive_score_is_bahdanaus_per_head(causal):
+    """score="additive": s = v_a . tanh(W_q q + W_k k) with each head's own W_q, W_k (hs, hs) and v_a
+    (hs,) (rows convention: q @ W_q), under a padding mask, against a loop over (query, key) pairs."""
+    rng = np.random.default_rng(24)
+    B, T, C, n_head = 2, 5, 12, 3
+    hs = C // n_head
+    attn = MultiHeadAttention(C, n_head, causal=causal, score="additive")
+    assert attn.W_q.shape == attn.W_k.shape == (n_head, hs, hs) and attn.v_a.shape == (n_head, hs)
+    p = random_params(rng, C)
+    W_q, W_k = rng.standard_normal((n_head, hs, hs)) / 2, rng.standard_normal((n_head, hs, hs)) / 2
+    v_a = rng.standard_normal((n_head, hs))
+    load(attn, p)
+    attn.W_q, attn.W_k, attn.v_a = t(W_q), t(W_k), t(v_a)
+    x = rng.standard_normal((B, T, C))
+    valid = np.array([[True] * T, [True, True, True, False, False]])
+    y, weights = attn(t(x), padding_mask(Tensor(valid)), return_weights=True)
+
+    qkv = x @ p["W_attn"].T + p["b_attn"]                      # (B, T, 3C)
+    expected_w, heads = np.zeros((B, n_head, T, T)), np.zeros((B, T, C))
+    for b, h, i in itertools.product(range(B), range(n_head), range(T)):
+        q = qkv[b, i, h * hs:(h + 1) * hs]
+        s = np.full(T, -np.inf)
+        for j in range(T):
+            if valid[b, j] and (j <= i or not causal):
+                k = qkv[b, j, C + h * hs:C + (h + 1) * hs]
+                s[j] = v_a[h] @ np.tanh(q @ W_q[h] + k @ W_k[h])
+        w = np.exp(s - s.max())
+        expected_w[b, h, i] = w / w.sum()
+        values = qkv[b, :, 2 * C + h * hs:2 * C + (h + 1) * hs]
+        heads[b, i, h * hs:(h + 1) * hs] = expected_w[b, h, i] @ values
+    np.testing.assert_allclose(weights.numpy(), expected_w, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(y.numpy(), heads @ p["W_proj"].T + p["b_proj"], rtol=1e-4, atol=1e-5)
+    if not causal:  # unlike the linear additive score, the weights depend on the query
+        assert np.abs(weights.numpy()[0] - weights.numpy()[0, :, :1]).max() > 0.01
+
+
+def test_additive_scores_start_small_whatever_the_head_size():
+    """The 1/sqrt(fan-in) initialisation keeps the additive scores' spread below 1 at every head size."""
+    rng = np.random.default_rng(25)
+    spreads = []
+    for hs in (16, 64, 256):
+        Tensor.manual_seed(hs)
+        attn = MultiHeadAttention(hs, 1, score="additive")
+        x = rng.standard_normal((2, 16, hs))
+        x = (x - x.mean(-1, keepdims=True)) / x.std(-1, keepdims=True)   # LayerNorm-ed inputs
+        q, k, _ = attn.qkv(t(x))
+        spreads.append(float(attn.scores(q, k).numpy().std()))
+    assert max(spreads) < 1 and max(spreads) / min(spreads) < 1.5, spreads

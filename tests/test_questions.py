@@ -47,8 +47,9 @@ def reference_multihead(attn, x, valid):
                 s = q @ k / math.sqrt(hs)
             elif attn.score == "general":
                 s = q @ attn.w_score.numpy()[h] @ k
-            else:
-                s = attn.w_q.numpy()[h] @ q + attn.w_k.numpy()[h] @ k
+            else:  # additive: v_a . tanh(W_q q + W_k k), stored for rows (q @ W_q)
+                hidden = np.tanh(q @ attn.W_q.numpy()[h] + k @ attn.W_k.numpy()[h])
+                s = attn.v_a.numpy()[h] @ hidden
             allowed = valid[bi, j] and (j <= i or not attn.causal)
             scores.append(s if allowed else -np.inf)
         w = softmax(np.array(scores))
@@ -75,20 +76,20 @@ def test_scores_match_numpy(score, causal):
 
 
 def test_score_parameters_are_learned():
-    """backward() (what the optimizer uses) reaches general's W and additive's w_k, in float32;
-    additive's w_q gets a zero gradient, as its term cancels in the softmax."""
+    """backward() (what the optimizer uses) reaches general's W and all three of additive's
+    W_q, W_k and v_a, in float32 (with its tanh, the query's part does not cancel)."""
     x = Tensor(np.random.default_rng(0).standard_normal((2, 6, 8)).astype(np.float32))
     general = MultiHeadAttention(8, 2, score="general")
     additive = MultiHeadAttention(8, 2, score="additive")
-    for attn, names in [(general, ["w_score"]), (additive, ["w_q", "w_k"])]:
+    for attn, names in [(general, ["w_score"]), (additive, ["W_q", "W_k", "v_a"])]:
         Tensor.realize(*get_state_dict(attn).values())     # as the training step does
         attn(x).square().sum().backward()
         for name in names:
             p = getattr(attn, name)
             assert p.dtype == dtypes.float32 and p.grad is not None, name
     assert general.w_score.grad.shape == (2, 4, 4) and np.abs(general.w_score.grad.numpy()).max() > 1e-4
-    assert np.abs(additive.w_k.grad.numpy()).max() > 1e-4
-    assert np.abs(additive.w_q.grad.numpy()).max() < 1e-5
+    for name in ["W_q", "W_k", "v_a"]:
+        assert np.abs(getattr(additive, name).grad.numpy()).max() > 1e-4, name
 
 
 def test_general_starts_as_scaled_dot_and_default_is_unchanged():

@@ -22,18 +22,18 @@ def general_score(q: Tensor, k: Tensor, W: Tensor) -> Tensor:
     q (..., T_q, d_q), k (..., T_k, d_k), W (d_q, d_k) -> (..., T_q, T_k)."""
     return q @ W @ k.transpose(-2, -1)
 
-def additive_score(q: Tensor, k: Tensor, w_q: Tensor, w_k: Tensor) -> Tensor:
-    """s[..., i, j] = w_q . q_i + w_k . k_j.
-    q (..., T_q, d_q), k (..., T_k, d_k), w_q (d_q,), w_k (d_k,) -> (..., T_q, T_k).
-    The query's term is constant along each row, so it cancels in the softmax."""
-    return (q @ w_q).unsqueeze(-1) + (k @ w_k).unsqueeze(-2)  # (..., T_q, 1) + (..., 1, T_k)
-
 def bahdanau_score(q: Tensor, k: Tensor, W_q: Tensor, W_k: Tensor, v_a: Tensor) -> Tensor:
-    """s[..., i, j] = v_a . tanh(q_i W_q + k_j W_k).   q (..., T_q, d_q), k (..., T_k, d_k),
-    W_q (d_q, d_a), W_k (d_k, d_a), v_a (d_a,) -> (..., T_q, T_k)."""
+    """s[..., i, j] = v_a . tanh(q_i W_q + k_j W_k), additive attention.   q (..., T_q, d_q),
+    k (..., T_k, d_k), W_q (d_q, d_a), W_k (d_k, d_a), v_a (d_a,) -> (..., T_q, T_k)."""
     # Every (query, key) pair gets its own hidden vector; tanh mixes the two before v_a reduces it.
     hidden = ((q @ W_q).unsqueeze(-2) + (k @ W_k).unsqueeze(-3)).tanh()  # (..., T_q, T_k, d_a)
     return hidden @ v_a  # (..., T_q, T_k)
+
+def additive_score(q: Tensor, k: Tensor, w_q: Tensor, w_k: Tensor) -> Tensor:
+    """s[..., i, j] = w_q . q_i + w_k . k_j, additive attention without its tanh.
+    q (..., T_q, d_q), k (..., T_k, d_k), w_q (d_q,), w_k (d_k,) -> (..., T_q, T_k).
+    The query's term is constant along each row, so it cancels in the softmax."""
+    return (q @ w_q).unsqueeze(-1) + (k @ w_k).unsqueeze(-2)  # (..., T_q, 1) + (..., 1, T_k)
 
 def attend(scores: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
     """Softmax over the keys, then the weighted sum of the values.

@@ -4,7 +4,7 @@ values of all heads, and an output projection that mixes the heads."""
 import numpy as np
 from tinygrad import Tensor, nn
 
-from lama.attention import additive_score, dot_product_score, general_score
+from lama.attention import bahdanau_score, dot_product_score, general_score
 from lama.self_attention import causal_mask, masked_softmax, scaled_dot_product_attention
 
 # The similarity functions of the attention chapter that a head can use; "scaled_dot" is the
@@ -31,9 +31,10 @@ class MultiHeadAttention:
             # (made in numpy: a Tensor.eye-based tensor is folded to a constant and gets no .grad)
             eye = np.eye(hs, dtype=np.float32) * np.float32(hs ** -0.5)
             self.w_score = Tensor(np.tile(eye, (n_head, 1, 1)))          # (nh, hs, hs)
-        if score == "additive":  # one pair of (hs,) vectors per head
-            self.w_q = Tensor.normal(n_head, hs, std=hs ** -0.5)
-            self.w_k = Tensor.normal(n_head, hs, std=hs ** -0.5)
+        if score == "additive":  # v_a . tanh(q W_q + k W_k) per head, hidden size d_a = hs
+            self.W_q = Tensor.normal(n_head, hs, hs, std=hs ** -0.5)     # (nh, hs, d_a)
+            self.W_k = Tensor.normal(n_head, hs, hs, std=hs ** -0.5)     # (nh, hs, d_a)
+            self.v_a = Tensor.normal(n_head, hs, std=hs ** -0.5)         # (nh, d_a)
 
     def split_heads(self, x: Tensor) -> Tensor:
         """(B, T, n_embd) -> (B, n_head, T, head_size); head h gets channels h*head_size onwards."""
@@ -83,6 +84,6 @@ class MultiHeadAttention:
             return dot_product_score(q, k)
         if self.score == "general":
             return general_score(q, k, self.w_score)  # (nh, hs, hs) broadcasts over the batch
-        heads = [additive_score(q[:, h], k[:, h], self.w_q[h], self.w_k[h])
-                 for h in range(self.n_head)]
-        return Tensor.stack(*heads, dim=1)             # "additive": each head has its own vectors
+        heads = [bahdanau_score(q[:, h], k[:, h], self.W_q[h], self.W_k[h], self.v_a[h])
+                 for h in range(self.n_head)]         # (B, T_q, T_k) each
+        return Tensor.stack(*heads, dim=1)             # "additive": each head has its own weights
