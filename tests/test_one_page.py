@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tinygrad import Tensor, dtypes
-from tinygrad.helpers import Context
 from tinygrad.nn.state import get_state_dict, load_state_dict
 
 import lama.model
@@ -68,7 +67,7 @@ def test_train_step_reduces_the_loss():
     rng = np.random.default_rng(0)
     x, y = one.get_batch(rng.integers(0, 20, size=500).astype(np.int32), 8, 16, rng)
     step = one.make_train_step(model, lr=1e-2)
-    with Context(TRAINING=1):
+    with Tensor.train():
         losses = [step(x, y).item() for _ in range(6)]
     assert abs(losses[0] - np.log(20)) < 0.2, losses               # starts at the uniform guess
     assert losses[-1] < losses[0] - 0.3 and all(np.isfinite(losses)), losses

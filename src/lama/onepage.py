@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Tensor, TinyJit, dtypes, nn
-from tinygrad.helpers import Context
 from tinygrad.nn.optim import AdamW, OptimizerGroup
 from tinygrad.nn.state import get_parameters
 
@@ -82,7 +81,8 @@ class GPT:
                                (b.mlp.c_fc, 0.02), (b.mlp.c_proj, small)]:
                 layer.weight = Tensor.normal(*layer.weight.shape, std=std)
                 layer.bias = Tensor.zeros(*layer.bias.shape)
-        Tensor.realize(*get_parameters(self))                 # draw the random numbers now, once
+        for p in get_parameters(self):                        # draw the random numbers now,
+            p.replace(p.contiguous()).realize()               # once, each into its own buffer
 
     def __call__(self, ids: Tensor) -> Tensor:                # (B, T) int -> logits (B, T, V)
         T = ids.shape[1]
@@ -140,7 +140,7 @@ def train(model: GPT, data: np.ndarray, steps: int, batch_size: int = 12, lr: fl
           seed: int = 1337, log_every: int = 100) -> list[float]:
     """`steps` AdamW steps on random windows of data -> the loss of every step."""
     step, rng, losses = make_train_step(model, lr), np.random.default_rng(seed), []
-    with Context(TRAINING=1):                 # tinygrad's optimizers step in training mode only
+    with Tensor.train():                      # tinygrad's optimizers step in training mode only
         for i in range(1, steps + 1):
             losses.append(step(*get_batch(data, batch_size, model.cfg.n_positions, rng)).item())
             if i % log_every == 0:
