@@ -2,11 +2,14 @@
 
 Every page: no request leaves 127.0.0.1 and none fails, no console error, every formula typeset
 by KaTeX, every image loaded, and each code block's copy button yields exactly the block's code
-(without line numbers or annotation markers).
+(without line numbers or annotation markers). Every notebook page (the chapters as notebooks,
+rendered by mkdocs-jupyter) likewise, in the light and the dark scheme.
 """
 import functools
 import http.server
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +28,7 @@ CHROMIUM = os.environ.get("LAMA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 PAGES = sorted(p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md"))
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
 
 
 def build(root: Path, out: Path) -> subprocess.CompletedProcess:
@@ -161,14 +165,14 @@ def test_page_in_browser(browser, base_url, doc):
 
 def test_stale_package_fails_the_build(tmp_path):
     """`mkdocs build` refuses to publish a book whose package differs from its chapters."""
-    for name in ("docs", "src", "tools"):
+    for name in ("docs", "src", "tools", "notebooks"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "mkdocs.yml", tmp_path)
     init = tmp_path / "src" / "lama" / "__init__.py"
     init.write_text(init.read_text() + "HAND_EDIT = True\n")
     result = build(tmp_path, tmp_path / "site")
     assert result.returncode != 0
-    assert "src/lama does not match docs/" in result.stderr
+    assert "src/lama or notebooks/ do not match docs/" in result.stderr
     assert "stale: src/lama/__init__.py" in result.stderr
 
 
@@ -213,3 +217,100 @@ def test_attention_views(browser, base_url):
         assert view.locator("[data-role=output]").inner_text()
     assert not problems, "\n".join(problems)
     page.close()
+
+
+def test_notebook_pages(site):
+    """Every chapter's notebook is a page of the site, its .ipynb beside it for download (the
+    committed file), listed on the Notebooks page and offered under the chapter's title; the
+    notebook pages load nothing from a CDN and stay out of the search index."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import notebooks
+
+    assert NOTEBOOKS, "no notebooks/*.ipynb"
+    listing = (site / "notebooks" / "index.html").read_text(encoding="utf-8")
+    for stem in NOTEBOOKS:
+        folder = site / "notebooks" / stem
+        assert (folder / f"{stem}.ipynb").read_bytes() == (ROOT / "notebooks" / f"{stem}.ipynb").read_bytes()
+        page = (folder / "index.html").read_text(encoding="utf-8")
+        assert 'class="jupyter-wrapper"' in page
+        for external in ("cdnjs", "mathjax", "mermaid", 'src=""', "require.js"):
+            assert external not in page.lower(), f"notebooks/{stem}: {external}"
+        assert "<style" not in page.split('class="md-content"')[1], f"notebooks/{stem}: inline styles"
+        colab = escape(notebooks.colab_url(stem))
+        assert colab in page and f'href="{stem}.ipynb" download' in page
+        assert f'href="{stem}/"' in listing and colab in listing
+        chapter = (site / stem / "index.html").read_text(encoding="utf-8")
+        assert colab in chapter and f'href="../notebooks/{stem}/{stem}.ipynb" download' in chapter
+    assert (site / "assets" / "notebook.css").stat().st_size > 0
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert not [d["location"] for d in index["docs"] if d["location"].startswith("notebooks/") and
+                d["location"] != "notebooks/"], "notebook pages are in the search index"
+
+
+def _contrast(page, selector: str) -> tuple[float, float]:
+    """The contrast ratio (WCAG) of an element's text against the background it is drawn on, and
+    that background's relative luminance (0 black, 1 white)."""
+    return page.evaluate("""(selector) => {
+        const rgba = s => s.match(/[\\d.]+/g).map(Number);
+        const lum = ([r, g, b]) => {
+            const f = c => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+            return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+        };
+        const el = document.querySelector(selector);
+        const fg = rgba(getComputedStyle(el).color);
+        let bg = [255, 255, 255];                  // the canvas, if nothing paints a background
+        for (let e = el; e; e = e.parentElement) {
+            const color = rgba(getComputedStyle(e).backgroundColor);
+            if (color.length === 3 || color[3] > 0) { bg = color; break; }
+        }
+        const a = fg.length === 4 ? fg[3] : 1;   // text drawn with alpha over its background
+        const text = [0, 1, 2].map(i => fg[i] * a + bg[i] * (1 - a));
+        const [l1, l2] = [lum(text), lum(bg)].sort((x, y) => y - x);
+        return [(l1 + 0.05) / (l2 + 0.05), lum(bg)];
+    }""", selector)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("stem", NOTEBOOKS)
+def test_notebook_page_in_browser(browser, base_url, stem):
+    """A rendered notebook, in the light and the dark scheme: nothing leaves 127.0.0.1, no console
+    error, every formula of its Markdown cells typeset by the site's KaTeX, the text and the code
+    readable, and the download link serving the notebook."""
+    for scheme in ("light", "dark"):
+        context = browser.new_context(color_scheme=scheme)
+        page = context.new_page()
+        problems = []
+        page.on("request", lambda r: urlparse(r.url).scheme in ("http", "https")
+                and not r.url.startswith(base_url) and problems.append(f"external request: {r.url}"))
+        page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} ({r.failure})"))
+        page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+        page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.goto(f"{base_url}/notebooks/{stem}/", wait_until="networkidle")
+        assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == \
+            {"light": "default", "dark": "slate"}[scheme]
+        cells = page.locator(".jupyter-wrapper .jp-RenderedMarkdown")
+        assert cells.count() > 0 and page.locator(".jupyter-wrapper .jp-CodeCell").count() > 0
+        # No TeX left raw outside code: each $ of the notebook's Markdown was typeset.
+        raw = page.evaluate("""() => [...document.querySelectorAll('.jp-RenderedMarkdown')].map(el => {
+            const copy = el.cloneNode(true);
+            copy.querySelectorAll('pre, code, .katex').forEach(e => e.remove());
+            return copy.textContent; }).join(' ')""")
+        assert "$" not in raw, f"raw TeX on the page: {raw[raw.find('$') - 40:raw.find('$') + 40]!r}"
+        notebook = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text(encoding="utf-8"))
+        prose = [re.sub(r"```.*?```|`[^`\n]*`", "", "".join(c["source"]), flags=re.S)
+                 for c in notebook["cells"] if c["cell_type"] == "markdown"]
+        if any(re.search(r"\$\S", text) for text in prose):
+            assert page.locator(".jp-RenderedMarkdown .katex").count() > 0
+        for selector in (".jp-RenderedMarkdown p:not(.lama-notebook)", ".jp-RenderedMarkdown code",
+                         ".jupyter-wrapper .highlight-ipynb pre"):
+            ratio, background = _contrast(page, selector)
+            assert ratio >= 4.5, f"{scheme}: {selector} is hard to read"
+            if scheme == "dark":
+                assert background < 0.1, f"dark: {selector} is drawn on a light background"
+        if scheme == "light":
+            link = page.locator(f'a[href="{stem}.ipynb"][download]')
+            response = page.request.get(f"{base_url}/notebooks/{stem}/{link.get_attribute('href')}")
+            assert response.ok and response.json()["nbformat"] == 4
+        assert not problems, "\n".join(problems)
+        context.close()

@@ -192,3 +192,23 @@ def test_a_script_is_exported_with_its_own_comment(project):
     (project / "docs" / "view.md").unlink()
     result = run_tangle("--check", root=project)
     assert result.returncode == 1 and "orphaned: src/lama/view.js" in result.stdout
+
+
+def test_each_chapter_with_code_is_a_notebook(project):
+    """notebooks/ is generated like src/lama: a stale, missing or orphaned notebook fails the check."""
+    notebook = project / "notebooks" / "one.ipynb"
+    assert sorted(p.name for p in (project / "notebooks").iterdir()) == ["one.ipynb"]
+    assert '"print(f(1))"' in notebook.read_text()
+    notebook.write_text(notebook.read_text().replace("print(f(1))", "print(f(2))"))
+    ghost = project / "notebooks" / "ghost.ipynb"
+    ghost.write_text("{}\n")
+    result = run_tangle("--check", root=project)
+    assert result.returncode == 1
+    assert "stale: notebooks/one.ipynb (differs from docs/one.md)" in result.stdout
+    assert "orphaned: notebooks/ghost.ipynb" in result.stdout
+    assert "notebooks/" in result.stderr and "edit the chapter" in result.stderr
+    result = run_tangle(root=project)
+    assert "wrote notebooks/one.ipynb" in result.stdout and "removed notebooks/ghost.ipynb" in result.stdout
+    assert not ghost.exists() and '"print(f(1))"' in notebook.read_text()
+    notebook.unlink()
+    assert "missing: notebooks/one.ipynb" in run_tangle("--check", root=project).stdout

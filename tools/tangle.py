@@ -2,7 +2,7 @@
 """Tangle the book into the package: every code block in docs/ titled `src/lama/<module>.py` (or
 `src/lama/<name>.js`, a script the package ships) is written, in page order, into that file.
 
-    python tools/tangle.py           write src/lama/ from docs/ (and delete orphaned modules)
+    python tools/tangle.py           write src/lama/ and notebooks/ from docs/ (and delete orphans)
     python tools/tangle.py --check   change nothing; exit 1 and list every stale or orphaned file
 
 The rules (see docs/about.md):
@@ -16,6 +16,8 @@ The rules (see docs/about.md):
   namespace per page. A block titled "Not run: <reason>" is shown but not run; the title tells the
   reader why. A block with `data-figure="name.svg"` draws a figure: it must be self-contained, and
   the MkDocs hook runs it at build time and puts the file it saves beside the page.
+- Every chapter with a block that runs is also written as a notebook, notebooks/<chapter>.ipynb,
+  by tools/notebooks.py; the check covers the notebooks too.
 """
 from __future__ import annotations
 
@@ -162,8 +164,18 @@ def collect(root: Path = ROOT) -> dict[str, list[Block]]:
 
 
 def expected_files(root: Path = ROOT) -> dict[Path, tuple[str, str]]:
-    """Every generated file with its chapter and the text it must have."""
-    return {root / name: (blocks[0].page, render(blocks[0].page, blocks)) for name, blocks in collect(root).items()}
+    """Every generated file (package files and notebooks) with its chapter and the text it must have."""
+    import notebooks
+
+    files = {root / name: (blocks[0].page, render(blocks[0].page, blocks)) for name, blocks in collect(root).items()}
+    return files | notebooks.expected_files(root)
+
+
+def generated_files(root: Path) -> list[Path]:
+    """Every file that tangling owns, whether or not a chapter still makes it."""
+    import notebooks
+
+    return generated(root) + notebooks.generated(root)
 
 
 def problems(root: Path = ROOT) -> list[str]:
@@ -176,9 +188,9 @@ def problems(root: Path = ROOT) -> list[str]:
             found.append(f"missing: {name} (exported by {chapter})")
         elif path.read_text(encoding="utf-8") != text:
             found.append(f"stale: {name} (differs from {chapter})")
-    for path in generated(root):
+    for path in generated_files(root):
         if path not in expected:
-            found.append(f"orphaned: {path.relative_to(root).as_posix()} (no chapter exports it)")
+            found.append(f"orphaned: {path.relative_to(root).as_posix()} (no chapter makes it)")
     return found
 
 
@@ -193,16 +205,18 @@ def tangle(root: Path = ROOT) -> list[str]:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
             changed.append(f"wrote {path.relative_to(root).as_posix()}")
-    for path in generated(root):
+    for path in generated_files(root):
         if path not in expected:
             path.unlink()
-            changed.append(f"removed {path.relative_to(root).as_posix()} (no chapter exports it)")
+            changed.append(f"removed {path.relative_to(root).as_posix()} (no chapter makes it)")
     return changed
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Export the code blocks of docs/ into src/lama/.")
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if src/lama differs from docs/")
+    parser = argparse.ArgumentParser(description="Export the code blocks of docs/ into src/lama/, and "
+                                                 "each chapter into a notebook in notebooks/.")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if src/lama or notebooks/ differ from docs/")
     parser.add_argument("--root", type=Path, default=ROOT, help="project root (default: this checkout)")
     args = parser.parse_args(argv)
     try:
@@ -211,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             for line in found:
                 print(line)
             if found:
-                print("src/lama does not match docs/: edit the chapter, then run python tools/tangle.py", file=sys.stderr)
+                print("src/lama or notebooks/ do not match docs/: edit the chapter, then run "
+                      "python tools/tangle.py", file=sys.stderr)
             return 1 if found else 0
         for line in tangle(args.root):
             print(line)
