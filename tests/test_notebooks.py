@@ -122,7 +122,9 @@ def test_a_chapter_becomes_cells_in_page_order():
     assert "**src/lama/one.py**\n\n```python\ndef f(x):\n    return x + 1  # (1)\n```" in prose
     assert cells[3][1] == "from lama.one import f\nprint(f(1))"
     assert cells[4][1] == "> **A note**\n>\n> Inside a note.\n\n*Draw it:*"
-    assert cells[5][1].endswith('fig.savefig("it.svg")')
+    # The figure's code runs inside a function, so that its names stay its own, as on the site.
+    assert cells[5][1].startswith("def draw_it():") and cells[5][1].endswith("\n\n\ndraw_it()")
+    assert '\n    fig.savefig("it.svg")\n' in cells[5][1]
     # The cell draws the figure, so the image the site shows is left out; the paragraph stays.
     assert "figures/it.svg" not in cells[6][1] and cells[6][1].startswith("The rest of the paragraph.")
     assert "**Not run: needs the internet**\n\n```python\ndownload()\n```" in cells[6][1]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import tangle
@@ -187,6 +188,8 @@ def _annotations(code: str) -> str:
 
 
 def _code(block: tangle.Block) -> str:
+    if block.figure:
+        return _figure(block)
     if not is_experiment(block):
         return _annotations(block.code).rstrip("\n")
     several = len(re.sub(r"\\\n", " ", block.code).strip().splitlines()) > 1
@@ -203,6 +206,16 @@ def _code(block: tangle.Block) -> str:
         source.append("    " + line)
         continued = line.rstrip().endswith("\\")
     return "\n".join(source)
+
+
+def _figure(block: tangle.Block) -> str:
+    """A figure block as a function that the cell calls: on the site and in the tests it runs in a
+    namespace of its own, so in a notebook too its names (a `T` of its own, say) stay out of the
+    chapter's later cells."""
+    name = "draw_" + re.sub(r"\W", "_", Path(block.figure).stem)
+    body = textwrap.indent(_annotations(block.code).rstrip("\n"), "    ")
+    return (f"def {name}():  # the figure's names stay inside, as on the site\n{body}\n\n\n"
+            f"{name}()")
 
 
 def _listing(lines: list[str], page: str) -> list[str]:
