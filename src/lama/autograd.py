@@ -122,17 +122,25 @@ def tanh(a: Tensor) -> Tensor:
     out = np.tanh(a.data)
     return Tensor(out, parents=(a,), backward_fn=lambda g: (g * (1 - out * out),))
 
+def fold(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """x (..., n, k) @ m (k, p) as one 2-D product: the leading axes of x become rows."""
+    return (x.reshape(-1, x.shape[-1]) @ m).reshape(*x.shape[:-1], m.shape[-1])
+
+
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """a (..., n, k) @ b (..., k, m) -> (..., n, m); the leading axes broadcast."""
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError(f"matmul needs two tensors of at least 2 axes, got {a.shape} @ {b.shape}")
+    plain = b.ndim == 2           # a weight matrix shared by every row of a stack
+
     def backward(g):                                  # g (..., n, m)
-        if b.ndim == 2:           # a plain matrix: fold the leading axes into rows, one product
-            gb = a.data.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-        else:
-            gb = unbroadcast(np.swapaxes(a.data, -1, -2) @ g, b.shape)
-        return unbroadcast(g @ np.swapaxes(b.data, -1, -2), a.shape), gb
-    return Tensor(a.data @ b.data, parents=(a, b), backward_fn=backward)
+        bT = np.swapaxes(b.data, -1, -2)
+        if plain:                 # fold the leading axes into rows: one product each
+            return fold(g, bT), a.data.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        return (unbroadcast(g @ bT, a.shape),
+                unbroadcast(np.swapaxes(a.data, -1, -2) @ g, b.shape))
+    out = fold(a.data, b.data) if plain else a.data @ b.data
+    return Tensor(out, parents=(a, b), backward_fn=backward)
 
 def sum_(a: Tensor, axis=None, keepdims: bool = False) -> Tensor:
     def backward(g):

@@ -209,7 +209,7 @@ def run(cfg: ShakespeareConfig, out: str | os.PathLike, data_dir=None, log=log_s
         "sample": sample,
         "median_step_s": {name: float(np.median(s["seconds"][2:])) for name, s in steps.items()},
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
-        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),   # see "Where the time goes"
+        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),   # see the last section
     }
     Path(out).mkdir(parents=True, exist_ok=True)
     atomic_write_json(Path(out) / "results.json", results)
