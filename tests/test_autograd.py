@@ -191,7 +191,7 @@ def test_short_run_on_shakespeare_learns():
     optimizer = AdamW(twin.params, lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1)
     before = evaluate(twin, batches, "val", 4, seed=0)
     rng = np.random.default_rng(0)
-    for _ in range(120):
+    for _ in range(300):
         x, y = batches("train", rng)
         loss = twin.loss(x.numpy(), y.numpy())
         optimizer.zero_grad()
@@ -199,11 +199,13 @@ def test_short_run_on_shakespeare_learns():
         optimizer.clip_grad_norm(1.0)
         optimizer.step()
     after = evaluate(twin, batches, "val", 4, seed=0)
-    assert before > 4.0 and after < 2.9, (before, after)
+    assert before > 4.0 and after < 2.85, (before, after)         # uniform: ln 65 = 4.17
     text = tokenizer.decode(generate(twin, tokenizer.encode("\n").tolist(), 40, seed=0))
     assert len(text) == 40
 
 
 def test_command_rejects_bad_sizes(capsys):
-    assert main(["--n-embd", "30", "--n-head", "4"]) == 2
-    assert "divisible" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["--n-embd", "30", "--n-head", "4"])
+    assert stop.value.code == 2
+    assert "not divisible" in capsys.readouterr().err
