@@ -3,7 +3,7 @@ character-level GPT (4 blocks, 4 heads, 128 channels, batches of 12 x 64, AdamW,
 the same weights on the same batches. The three run in this process, alternating round by round
 (numpy twice: with OpenBLAS on 1 thread and on 2), and the medians and ratios are printed. Then
 memory: tracemalloc's peak during one numpy step (numpy reports its buffers to tracemalloc), and
-for every framework the growth of peak RSS (ru_maxrss) over 5 steps in a fresh process of its own.
+for every framework, in a fresh process of its own, the RSS before and the peak RSS after 5 steps.
 Last, a cProfile of numpy steps: the share of time in the matrix products.
 
     python benchmarks/bench_autograd.py [--rounds 5] [--steps 5]
@@ -18,7 +18,6 @@ import ctypes
 import glob
 import multiprocessing
 import pstats
-import resource
 import statistics
 import time
 import tracemalloc
@@ -114,17 +113,25 @@ def batches(seed=0):
                rng.integers(0, V, (B, T)).astype(np.int32))
 
 
-def peak_rss_growth(name, steps, queue):
-    """In a fresh process: peak RSS after building and 2 warm-up steps, and after `steps` more."""
+def proc_status_mib(field: str) -> float:
+    """A memory line of /proc/self/status (VmRSS: now, VmHWM: the peak) in MiB."""
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
+
+
+def peak_rss(name, steps, queue):
+    """In a fresh process: RSS after building the model and 2 warm-up steps, then the peak RSS
+    (VmHWM, which starts afresh in a new process, unlike ru_maxrss) after `steps` more."""
     blas_threads(1)
     run = MAKERS[name](tiny_model())
     data = batches(1)
     for _ in range(2):
         run(*next(data))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = proc_status_mib("VmRSS")
     for _ in range(steps):
         run(*next(data))
-    queue.put((before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    queue.put((before, proc_status_mib("VmHWM")))
 
 
 def main():
@@ -170,12 +177,12 @@ def main():
     ctx = multiprocessing.get_context("spawn")
     for name in MAKERS:
         queue = ctx.Queue()
-        child = ctx.Process(target=peak_rss_growth, args=(name, 5, queue))
+        child = ctx.Process(target=peak_rss, args=(name, 5, queue))
         child.start()
         before, after = queue.get()
         child.join()
-        print(f"{name}: peak RSS {after / 1024:.0f} MiB after 7 steps, "
-              f"{(after - before) / 1024:.0f} MiB of it added by the last 5", flush=True)
+        print(f"{name}, own process: RSS {before:.0f} MiB after building and 2 steps, "
+              f"peak RSS {after:.0f} MiB after 5 more", flush=True)
 
     profile = cProfile.Profile()
     run = runners["numpy, 1 BLAS thread"]

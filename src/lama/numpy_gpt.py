@@ -164,7 +164,7 @@ def run(cfg: ShakespeareConfig, out: str | os.PathLike, data_dir=None, log=log_s
     tokenizer = CharTokenizer.from_text(text)
     train_ids, val_ids = split(tokenizer.encode(text))
     batches = TokenBatches(train_ids, val_ids, cfg.batch_size, cfg.block_size)
-    model = build(cfg, tokenizer.vocab_size)             # the tinygrad GPT, as chapter 12 seeds it
+    model = build(cfg, tokenizer.vocab_size)     # the tinygrad GPT, seeded as lama.shakespeare does
     twin = NumpyGPT.from_tinygrad(model)                 # the same weights, copied
     betas = (0.9, cfg.beta2)
     tiny_optimizer = TinyAdamW(get_state_dict(model), lr=cfg.lr, betas=betas,
