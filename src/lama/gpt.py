@@ -64,14 +64,23 @@ def main(argv: list[str] | None = None) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt:
         return fail(PROG, "the prompt is empty; give some text to continue")
+    if not args.device:
+        return continue_prompt(args, prompt)
+    from tinygrad import Device
+    from tinygrad.helpers import Context
     try:
-        if args.device:
-            from tinygrad import Device
-            Device.DEFAULT = args.device.upper()
-            Device[Device.DEFAULT]                         # fails now if the device is not usable
+        device = Context(DEV=args.device)         # tinygrad's device for everything inside `with`
+        with device:
+            Device[Device.DEFAULT]                # fails now if the device is not usable
     except Exception as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         return fail(PROG, f"device {args.device!r} is not usable: {reason}")
+    with device:
+        return continue_prompt(args, prompt)
+
+
+def continue_prompt(args: argparse.Namespace, prompt: str) -> int:
+    """Load the model, then stream the prompt and its continuation to stdout -> exit status."""
     from lama.fast import FastGenerator
     from lama.generate import load_tokenizer
     from lama.weights import WeightsError, download, load_gpt2
