@@ -50,6 +50,9 @@ def parser() -> Parser:
                    help="search N-wide for faster decode kernels (tinygrad's BEAM): minutes on "
                         "first use, then cached in ~/.cache/tinygrad (default: tinygrad's BEAM "
                         "setting, off)")
+    p.add_argument("--half", action="store_true",
+                   help="store the weights as float16: half the memory; the computation stays "
+                        "float32")
     p.add_argument("--device",
                    help="tinygrad device, e.g. CPU or CUDA (default: tinygrad's choice)")
     return p
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def continue_prompt(args: argparse.Namespace, prompt: str) -> int:
     """Load the model, then stream the prompt and its continuation to stdout -> exit status."""
-    from lama.fast import FastGenerator
+    from lama.fast import FastGenerator, half_weights
     from lama.generate import load_tokenizer
     from lama.weights import WeightsError, download, load_gpt2
     try:
@@ -106,6 +109,8 @@ def continue_prompt(args: argparse.Namespace, prompt: str) -> int:
         return fail(PROG, f"the prompt has {len(ids)} tokens; this model's context window is "
                           f"{config.n_positions}")
 
+    if args.half:
+        model = half_weights(model)                 # the float32 weights are freed
     gen = FastGenerator(model, cache=not args.no_cache, beam=args.beam)
     tokens = gen.generate(ids, args.max_new_tokens, args.temperature, args.top_k or None,
                           args.top_p, args.seed, vocab=tokenizer.n_vocab)
