@@ -89,6 +89,14 @@ def test_device_option(checkpoint):
     assert "Traceback" not in cpu.stderr
 
 
+def test_half(checkpoint):
+    """--half decodes with float16 weights: on this model, the same greedy text as float32."""
+    args = ("-p", PROMPT, "-n", "5", "--temperature", "0", "--weights", str(checkpoint))
+    full, half = run(*args), run(*args, "--half")
+    assert half.returncode == 0, half.stderr
+    assert half.stdout == full.stdout and "5 tokens in" in half.stderr
+
+
 @pytest.mark.parametrize("device", ["NOSUCHDEVICE", "CPU:a:b:c"])
 def test_bad_device(checkpoint, device):
     r = run("-p", PROMPT, "--device", device, "--weights", str(checkpoint))
