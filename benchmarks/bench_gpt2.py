@@ -2,9 +2,11 @@
 a 512-token prompt, greedy decode speed with the KV cache, and peak memory. Both run in this process,
 alternating round by round, because the machines are shared and noisy; medians and ratios are printed.
 
-    python benchmarks/bench_gpt2.py [--rounds 3] [--new-tokens 32] [--prompt 512] [--beam 2]
+    python benchmarks/bench_gpt2.py [--rounds 3] [--new-tokens 32] [--prompt 512] [--beam 2] [--half]
 
 --beam N gives lama's decode step tinygrad's BEAM search (minutes the first time, then cached).
+--half adds a third contestant, lama with float16 weights (FastGenerator(half=True)), in the same
+alternation.
 
 Peak memory is measured separately, in a fresh subprocess per framework (VmHWM).
 """
@@ -27,10 +29,12 @@ def make_checkpoint(folder: str) -> None:
     GPT2LMHeadModel(GPT2Config()).save_pretrained(folder, safe_serialization=True)
 
 
-def lama_runner(folder, beam=None):
-    from lama.fast import FastGenerator
+def lama_runner(folder, beam=None, half=False):
+    from lama.fast import FastGenerator, half_weights
     from lama.weights import load_gpt2
-    gen = FastGenerator(load_gpt2(folder), beam=beam)   # one generator: its compiled steps are kept, as in use
+    model = load_gpt2(folder)
+    model = half_weights(model) if half else model
+    gen = FastGenerator(model, beam=beam)   # one generator: its compiled steps are kept, as in use
 
     def run(prompt, n):
         t0 = time.perf_counter()
@@ -80,12 +84,14 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--prompt", type=int, default=512)
     ap.add_argument("--beam", type=int, default=None, help="BEAM width for lama's decode step")
-    ap.add_argument("--only", choices=["lama", "hf"], help=argparse.SUPPRESS)
+    ap.add_argument("--half", action="store_true", help="also lama with float16 weights")
+    ap.add_argument("--only", choices=["lama", "lama16", "hf"], help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     prompt = np.random.default_rng(0).integers(0, 50257, args.prompt).tolist()
     if args.only:                                   # a child process: one framework, report peak memory
-        run = lama_runner(args.folder, args.beam) if args.only == "lama" else hf_runner(args.folder)
+        run = (hf_runner(args.folder) if args.only == "hf" else
+               lama_runner(args.folder, args.beam, half=args.only == "lama16"))
         run(prompt, 4)
         run(prompt, 4)
         print(json.dumps({"peak_rss_mb": peak_rss_mb()}))
@@ -93,6 +99,8 @@ def main():
     folder = tempfile.mkdtemp(prefix="bench-gpt2-")
     make_checkpoint(folder)
     runners = {"lama": lama_runner(folder, args.beam), "transformers": hf_runner(folder)}
+    if args.half:
+        runners["lama float16"] = lama_runner(folder, args.beam, half=True)
     for name, run in runners.items():               # warm up: compile, JIT capture, caches
         run(prompt, 4)
         run(prompt, 4)
@@ -106,7 +114,9 @@ def main():
             results[name]["decode_tok_s"].append(rate)
             print(f"round {r}: {name:12s} prefill {prefill:6.3f} s   decode {rate:6.1f} tok/s", flush=True)
     same = tokens["lama"] == tokens["transformers"]
-    for name, key in (("lama", "lama"), ("transformers", "hf")):
+    for name, key in (("lama", "lama"), ("transformers", "hf"), ("lama float16", "lama16")):
+        if name not in runners:
+            continue
         child = subprocess.run([sys.executable, __file__, "--only", key, "--folder", folder, "--prompt",
                                 str(args.prompt)] + (["--beam", str(args.beam)] if args.beam is not None else []),
                                capture_output=True, text=True, check=True)
@@ -121,6 +131,13 @@ def main():
     print(f"  lama / transformers: decode speed x{L['decode_tok_s'] / H['decode_tok_s']:.2f}, "
           f"prefill time x{L['prefill_s'] / H['prefill_s']:.2f}, peak memory x{L['peak_rss_mb'] / H['peak_rss_mb']:.2f}")
     print(f"  greedy tokens identical: {same}")
+    if args.half:
+        F = med["lama float16"]
+        print(f"  lama float16 / lama float32: decode speed x{F['decode_tok_s'] / L['decode_tok_s']:.2f}, "
+              f"prefill time x{F['prefill_s'] / L['prefill_s']:.2f}, "
+              f"peak memory x{F['peak_rss_mb'] / L['peak_rss_mb']:.2f}")
+        print(f"  lama float16 / transformers: decode speed x{F['decode_tok_s'] / H['decode_tok_s']:.2f}")
+        print(f"  float16 greedy tokens identical to float32's: {tokens['lama float16'] == tokens['lama']}")
 
 
 if __name__ == "__main__":

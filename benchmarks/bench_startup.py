@@ -92,7 +92,8 @@ def main():
             print(f"round {r + 1}: " + ", ".join(
                 f"{k} {v[-1]['wall']:.1f} s (first token {v[-1]['first']:.1f} s, "
                 f"{v[-1]['rss_gb']:.2f} GB)" for k, v in results.items()), flush=True)
-    same = results["lama"][-1]["text"] == results["transformers"][-1]["text"]
+    same = (results["lama"][-1]["text"].rstrip("\n")         # the reference ends with "\n"
+            == results["transformers"][-1]["text"].rstrip("\n"))
     med = {k: {m: statistics.median(r[m] for r in v) for m in ("wall", "first", "rss_gb")}
            for k, v in results.items()}
     la, tr = med["lama"], med["transformers"]

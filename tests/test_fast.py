@@ -112,3 +112,28 @@ def test_greedy_tokens_match_transformers(tmp_path):
         theirs = hf.generate(torch.tensor([prompt]), max_new_tokens=30, do_sample=False,
                              min_new_tokens=30, pad_token_id=0)[0].tolist()
     assert ours == theirs
+
+
+def test_half_weights_store_matrices_in_float16(full_vocab):
+    from tinygrad import dtypes
+    from tinygrad.nn.state import get_state_dict
+    from lama.fast import half_weights
+    full, half = get_state_dict(full_vocab), get_state_dict(half_weights(full_vocab))
+    assert full.keys() == half.keys()
+    for name, w in half.items():
+        assert w.dtype == (dtypes.float16 if full[name].ndim == 2 else dtypes.float32), name
+        assert np.array_equal(w.numpy(), full[name].numpy().astype(w.numpy().dtype)), name
+    assert full_vocab.wte.weight.dtype == dtypes.float32           # the model itself is unchanged
+
+
+def test_half_logits_are_close_to_float32_and_computed_in_float32(tmp_path):
+    save_hf(tmp_path, vocab_size=50257, n_positions=32, n_embd=64, n_layer=2, n_head=2)
+    model = load_gpt2(tmp_path)
+    prompt = np.random.default_rng(4).integers(0, 50257, size=9).tolist()
+    full, half = FastGenerator(model), FastGenerator(model, half=True)
+    a, b = full.prefill(prompt), half.prefill(prompt)
+    assert b.dtype == np.float32
+    steps = [(a, b)] + [(full.decode(t), half.decode(t)) for t in (5, 50256, 17, 4000)]
+    for a, b in steps:
+        assert 0 < np.abs(a - b).max() < 1e-3 * np.abs(a).max()   # rounded weights, not float32
+        assert np.argmax(a) == np.argmax(b)

@@ -80,6 +80,30 @@ def test_bad_input(args, words):
     one_line_error(run(*args), *words)
 
 
+def test_device_option(checkpoint):
+    """--device picks tinygrad's device (DEV) for the whole run: the same text as the default."""
+    args = ("-p", PROMPT, "-n", "5", "--temperature", "0", "--weights", str(checkpoint))
+    default, cpu = run(*args), run(*args, "--device", "CPU")
+    assert cpu.returncode == 0, cpu.stderr
+    assert cpu.stdout == default.stdout and cpu.stdout.startswith(PROMPT)
+    assert "Traceback" not in cpu.stderr
+
+
+def test_half(checkpoint):
+    """--half decodes with float16 weights: on this model, the same greedy text as float32."""
+    args = ("-p", PROMPT, "-n", "5", "--temperature", "0", "--weights", str(checkpoint))
+    full, half = run(*args), run(*args, "--half")
+    assert half.returncode == 0, half.stderr
+    assert half.stdout == full.stdout and "5 tokens in" in half.stderr
+
+
+@pytest.mark.parametrize("device", ["NOSUCHDEVICE", "CPU:a:b:c"])
+def test_bad_device(checkpoint, device):
+    r = run("-p", PROMPT, "--device", device, "--weights", str(checkpoint))
+    one_line_error(r, "device", repr(device), "not usable")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_prompt_longer_than_context(checkpoint):
     one_line_error(run("-p", "word " * 80, "--weights", str(checkpoint)), "81 tokens", "64")
 

@@ -5,11 +5,13 @@ lengths and tinygrad's BEAM search, in a Generator built from any GPT. The same 
 lama.generate's plain path, up to float rounding."""
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 from tinygrad import Device, Tensor, TinyJit, Variable, dtypes, nn
 from tinygrad.helpers import Context
+from tinygrad.nn.state import get_parameters, get_state_dict
 
 from lama.block import Block
 from lama.cli import Parser, atomic_write_json, recorded_command
@@ -84,10 +86,12 @@ def fast_forward(model: GPT, ids: Tensor, cache: list[Tensor] | None = None, sta
 
 class FastGenerator(Generator):
     """lama.generate.Generator through fast_forward: the prompt padded to a bucket length (one
-    compiled forward pass per bucket), and the decode step searched with tinygrad's BEAM=beam."""
+    compiled forward pass per bucket), and the decode step searched with tinygrad's BEAM=beam.
+    half: decode with half_weights(model), float16 matrices."""
 
-    def __init__(self, model: GPT, cache: bool = True, beam: int | None = None):
-        super().__init__(model, cache)
+    def __init__(self, model: GPT, cache: bool = True, beam: int | None = None,
+                 half: bool = False):
+        super().__init__(half_weights(model) if half else model, cache)
         self.beam = beam                          # BEAM for the decode step; None: as set
         self.at = Variable("at", 0, self.n_positions - 1)
         self.windows: dict[int, TinyJit] = {}    # bucket length -> compiled forward pass
@@ -121,6 +125,41 @@ class FastGenerator(Generator):
         beam = {} if self.beam is None else {"BEAM": self.beam}
         with Context(**beam):                     # the kernels are searched when compiled
             return super().decode(token)
+
+def half_weights(model: GPT) -> GPT:
+    """A GPT whose matrices (wte, wpe and the Linear layers' weights) are model's, stored as
+    float16, and whose other parameters (LayerNorms, biases) are model's own float32 tensors."""
+    half = GPT(model.config, init=False)          # placeholders, no random numbers drawn
+    theirs = get_state_dict(model)
+    for name, p in get_state_dict(half).items():
+        w = theirs[name]
+        p.replace(w.cast(dtypes.float16).contiguous() if w.ndim == 2 else w)
+    Tensor.realize(*get_parameters(half))
+    return half
+
+
+def compare_half(model: GPT, prompt: list[int], n: int = 50) -> dict:
+    """Greedy decoding of n tokens after prompt with model's float32 weights and with
+    half_weights(model). The float16 decoder is fed float32's tokens, so that the logits of every
+    step can be compared; then it decodes on its own, and its greedy tokens are compared."""
+    full, half = FastGenerator(model), FastGenerator(model, half=True)
+    a, b = full.prefill(prompt), half.prefill(prompt)                         # (V,) each
+    diff, top, margin, agree, tokens = [], [], [], 0, []
+    for i in range(n):
+        diff.append(float(np.abs(a - b).max()))
+        top.append(float(np.abs(a).max()))
+        second, first = np.sort(a)[-2:]
+        margin.append(float(first - second))          # how far float32's choice is from the next
+        tokens.append(int(np.argmax(a)))
+        agree += int(np.argmax(b)) == tokens[-1]
+        if i < n - 1:
+            a, b = full.decode(tokens[-1]), half.decode(tokens[-1])
+    alone = [int(t) for t in half.generate(prompt, n)]
+    differ = [i for i, (x, y) in enumerate(zip(tokens, alone)) if x != y]
+    return {"max_abs_logit_diff": max(diff), "max_abs_logit": max(top),
+            "step_max_abs_logit_diff": diff, "smallest_top2_margin": min(margin),
+            "same_argmax_steps": agree, "float32_tokens": tokens, "float16_tokens": alone,
+            "same_greedy_tokens": not differ, "first_difference": differ[0] if differ else None}
 
 def time_per_token(config: GPTConfig, positions: list[int], repeats: int = 5) -> dict:
     """Median ms to produce the token after `t` tokens, for each t in positions, with the KV cache
@@ -156,9 +195,52 @@ def time_per_token(config: GPTConfig, positions: list[int], repeats: int = 5) ->
     return result
 
 
+def half_main(argv: list[str]) -> int:
+    """python -m lama.fast half: compare_half on GPT-2 and write the result as JSON."""
+    from lama.bpe import GPT2Tokenizer
+    from lama.generate import load_tokenizer
+    from lama.weights import WeightsError, download, load_gpt2
+    parser = Parser(prog="python -m lama.fast half", description="Decode greedily with float32 "
+                    "and with float16 weights, and compare the logits and the tokens.")
+    parser.add_argument("--weights", metavar="PATH", help="a checkpoint in the Hugging Face "
+                        "layout (default: GPT-2 small with random weights, seed 0)")
+    parser.add_argument("--model", help="OpenAI's weights, e.g. gpt2, downloaded on first use")
+    parser.add_argument("-p", "--prompt", default="How can entropy be reversed?")
+    parser.add_argument("-n", "--tokens", type=int, default=50, help="(default: %(default)s)")
+    parser.add_argument("--out", default="docs/results/half-precision.json",
+                        help="where to write the JSON (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        path = args.weights or (download(args.model) if args.model else None)
+        if path is None:
+            Tensor.manual_seed(0)
+            model, weights = GPT(GPTConfig()), "GPT-2 small, random weights (seed 0)"
+        else:
+            model, weights = load_gpt2(path), str(path)
+        ids = (load_tokenizer(path) if path else GPT2Tokenizer.load()).encode(args.prompt)
+    except (WeightsError, ValueError, OSError) as e:
+        parser.error(str(e))
+    result = compare_half(model, ids, args.tokens)
+    params = get_parameters(model)
+    mb = {"float32": sum(p.nbytes() for p in params) / 1e6,
+          "float16": sum(p.numel() * 2 if p.ndim == 2 else p.nbytes() for p in params) / 1e6}
+    print(f"largest |logit difference| {result['max_abs_logit_diff']:.2e} (largest |logit| "
+          f"{result['max_abs_logit']:.2f}); same argmax at {result['same_argmax_steps']} of "
+          f"{args.tokens} steps; same greedy tokens: {result['same_greedy_tokens']}")
+    result |= {"weights": weights, "prompt": args.prompt, "prompt_ids": ids,
+               "tokens": args.tokens, "weights_mb": mb, "device": Device.DEFAULT,
+               "command": recorded_command("python -m lama.fast half", argv)}
+    atomic_write_json(args.out, result)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["half"]:
+        return half_main(argv[1:])
     parser = Parser(prog="python -m lama.fast", description="Measure the time per generated "
-                    "token with and without the KV cache.")
+                    "token with and without the KV cache; `python -m lama.fast half --help`: "
+                    "float16 weights against float32.")
     parser.add_argument("--out", default="docs/results/kv-cache.json",
                         help="where to write the JSON (default: %(default)s)")
     parser.add_argument("--positions", type=int, nargs="+",

@@ -50,6 +50,9 @@ def parser() -> Parser:
                    help="search N-wide for faster decode kernels (tinygrad's BEAM): minutes on "
                         "first use, then cached in ~/.cache/tinygrad (default: tinygrad's BEAM "
                         "setting, off)")
+    p.add_argument("--half", action="store_true",
+                   help="store the weights as float16: half the memory; the computation stays "
+                        "float32")
     p.add_argument("--device",
                    help="tinygrad device, e.g. CPU or CUDA (default: tinygrad's choice)")
     return p
@@ -64,15 +67,24 @@ def main(argv: list[str] | None = None) -> int:
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt:
         return fail(PROG, "the prompt is empty; give some text to continue")
+    if not args.device:
+        return continue_prompt(args, prompt)
+    from tinygrad import Device
+    from tinygrad.helpers import Context
     try:
-        if args.device:
-            from tinygrad import Device
-            Device.DEFAULT = args.device.upper()
-            Device[Device.DEFAULT]                         # fails now if the device is not usable
+        device = Context(DEV=args.device)         # tinygrad's device for everything inside `with`
+        with device:
+            Device[Device.DEFAULT]                # fails now if the device is not usable
     except Exception as e:
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         return fail(PROG, f"device {args.device!r} is not usable: {reason}")
-    from lama.fast import FastGenerator
+    with device:
+        return continue_prompt(args, prompt)
+
+
+def continue_prompt(args: argparse.Namespace, prompt: str) -> int:
+    """Load the model, then stream the prompt and its continuation to stdout -> exit status."""
+    from lama.fast import FastGenerator, half_weights
     from lama.generate import load_tokenizer
     from lama.weights import WeightsError, download, load_gpt2
     try:
@@ -97,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, f"the prompt has {len(ids)} tokens; this model's context window is "
                           f"{config.n_positions}")
 
+    if args.half:
+        model = half_weights(model)                 # the float32 weights are freed
     gen = FastGenerator(model, cache=not args.no_cache, beam=args.beam)
     tokens = gen.generate(ids, args.max_new_tokens, args.temperature, args.top_k or None,
                           args.top_p, args.seed, vocab=tokenizer.n_vocab)
