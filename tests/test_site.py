@@ -124,9 +124,10 @@ def test_page_in_browser(browser, base_url, doc):
     math = page.locator("article .arithmatex")
     for i in range(math.count()):
         assert math.nth(i).locator(".katex").count() > 0, f"formula {i} not typeset: {math.nth(i).inner_text()[:80]}"
-    # Prose only: code blocks may hold backslashes of their own (a regex's "\\(" is no TeX).
+    # Prose only: code blocks may hold backslashes of their own (a regex's "\\(" is no TeX), and a
+    # typeset formula keeps its TeX source in a hidden MathML annotation.
     text = page.evaluate("""() => { const a = document.querySelector('article').cloneNode(true);
-        a.querySelectorAll('pre, code').forEach(e => e.remove()); return a.textContent; }""")
+        a.querySelectorAll('pre, code, .katex').forEach(e => e.remove()); return a.textContent; }""")
     for raw in ("$$", "\\(", "\\["):
         assert raw not in text, f"raw TeX {raw!r} left on the page"
 
