@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Device, Tensor, dtypes
-from tinygrad.nn.state import get_state_dict, load_state_dict, safe_load, safe_save
+from tinygrad.nn.state import get_state_dict, load_state_dict, safe_save
 
 from lama.model import GPT, PRESETS, GPTConfig
 
@@ -19,7 +19,8 @@ class WeightsError(ValueError):
     file."""
 
 
-SAFE_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8}   # the float types we accept: bytes each
+SAFE_DTYPES = {"F16": dtypes.float16, "BF16": dtypes.bfloat16, "F32": dtypes.float32,
+               "F64": dtypes.float64}                    # the float types we accept
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 BUFFERS = (".attn.bias", ".attn.masked_bias")              # a precomputed causal mask, no weights
 
@@ -57,7 +58,7 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, dict]:
         if end > data_size:
             raise WeightsError(f"{path}: truncated: tensor {name} ends at byte {end} of the data, "
                                f"which has only {data_size} bytes")
-        if end - start != int(np.prod(shape)) * SAFE_DTYPES[dtype] or start < 0:
+        if end - start != int(np.prod(shape)) * SAFE_DTYPES[dtype].itemsize or start < 0:
             raise WeightsError(f"{path}: corrupt: tensor {name} of shape {shape} does not fit "
                                f"its {end - start} bytes")
     return header
@@ -81,11 +82,10 @@ def infer_config(header: dict[str, dict], path) -> GPTConfig:
 
 
 def gpt2_state_dict(path, header: dict[str, dict], config: GPTConfig) -> dict[str, Tensor]:
-    """Read the checkpoint at path into lama's names and layouts, checking every shape against
-    config."""
+    """Read the checkpoint at path into lama's names and layouts, realized, after checking every
+    shape against config."""
     expected = expected_shapes(config)
-    tensors = safe_load(str(path))
-    out: dict[str, Tensor] = {}
+    keys: dict[str, str] = {}                                       # lama's name -> the file's
     for key, info in header.items():
         name = strip_prefix(key)
         if name.endswith(BUFFERS) or name == "lm_head.weight":
@@ -98,12 +98,24 @@ def gpt2_state_dict(path, header: dict[str, dict], config: GPTConfig) -> dict[st
         want = expected[name][::-1] if conv1d else expected[name]   # Conv1D stores (in, out)
         if shape != want:
             raise WeightsError(f"{path}: tensor {key} has shape {shape}, the config needs {want}")
-        t = tensors[key].to(Device.DEFAULT).cast(dtypes.float32)    # from the file into memory
-        # contiguous(): a transposed *view* would make every matmul read the weights by columns
-        out[name] = (t.T if conv1d else t).contiguous()
-    missing = sorted(set(expected) - set(out))
+        keys[name] = key
+    missing = sorted(set(expected) - set(keys))
     if missing:
         raise WeightsError(f"{path}: missing {len(missing)} tensors, e.g. {missing[0]}")
+    with open(path, "rb") as f:
+        data = 8 + int.from_bytes(f.read(8), "little")              # where the numbers begin
+    out: dict[str, Tensor] = {}
+    for name, key in keys.items():
+        (start, end), info = header[key]["data_offsets"], header[key]
+        raw = Tensor(Path(path))[data + start:data + end]           # the bytes, on DISK
+        t = raw.bitcast(SAFE_DTYPES[info["dtype"]]).reshape(info["shape"])
+        t = t.to(Device.DEFAULT).cast(dtypes.float32)               # from the file into memory
+        # contiguous(): a transposed *view* would make every matmul read the weights by columns
+        t = (t.T if name.endswith(CONV1D) else t).contiguous()
+        try:
+            out[name] = t.realize()
+        except Exception as e:
+            raise WeightsError(f"{path}: could not read tensor {key} ({e})") from None
     return out
 
 
@@ -149,10 +161,6 @@ def load_gpt2(path: str | os.PathLike) -> GPT:
         config = infer_config(header, file)
     state = gpt2_state_dict(file, header, config)
     model = GPT(config, init=False)
-    try:
-        Tensor.realize(*state.values())
-    except Exception as e:
-        raise WeightsError(f"{file}: could not read the tensor data ({e})") from None
     load_state_dict(model, state, strict=True, verbose=False, realize=True)
     return model
 
