@@ -26,7 +26,7 @@ KINDS = ("balanced", "shuffled", "swapped", "flipped")   # the first is the posi
 
 
 def depths(chars: np.ndarray) -> np.ndarray:
-    """The depth after each bracket: chars (L,) of "(" and ")" -> (L,) int."""
+    """The depth after each bracket: chars (n,) of "(" and ")" -> (n,) int."""
     return np.cumsum(np.where(chars == "(", 1, -1))
 
 

@@ -138,10 +138,10 @@ def train_classifier(cfg: ExperimentConfig, log=None) -> tuple[Encoder, list[dic
 def score(model: Encoder, strings: list[str], labels: np.ndarray, T: int,
           chunk: int = 500) -> dict:
     """The model on a labelled set: mean loss, accuracy, and per string p(balanced) and
-    correctness. strings: N strings, labels (N,) -> dict; chunk strings per forward pass."""
+    correctness. strings: n strings, labels (n,) -> dict; chunk strings per forward pass."""
     logp = np.concatenate([
         model(Tensor(encode(strings[i:i + chunk], T), dtype=dtypes.int32)).log_softmax(-1).numpy()
-        for i in range(0, len(strings), chunk)])                          # (N, 2)
+        for i in range(0, len(strings), chunk)])                          # (n, 2)
     correct = logp.argmax(-1) == labels
     return {"loss": float(-logp[np.arange(len(labels)), labels].mean()),
             "accuracy": float(correct.mean()), "p_balanced": np.exp(logp[:, 1]), "correct": correct}

@@ -25,7 +25,7 @@ from lama.train import AdamW, TrainConfig, TrainingDiverged, log_stderr, make_ev
 
 def make_split(p: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """All p * p pairs (a, b), shuffled by `seed`: the first int(frac * p * p) for training, the
-    rest for testing. -> train (N, 2), test (p * p - N, 2), int64."""
+    rest for testing. -> train (n, 2), test (p * p - n, 2), int64."""
     if not 0.0 < frac < 1.0:
         raise ValueError(f"frac must be between 0 and 1 (exclusive), got {frac}")
     pairs = np.random.default_rng(seed).permutation(p * p)     # pair k is (k // p, k % p)
@@ -36,15 +36,15 @@ def make_split(p: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return both[:n], both[n:]
 
 def encode(pairs: np.ndarray, p: int, multiple: int = 128) -> tuple[Tensor, Tensor, Tensor]:
-    """Pairs (N, 2) -> ids (M, 3) "a b =" (the token "=" is p), targets (M,) (a + b) mod p and
-    weights (M,): 1 for the N real rows, 0 for the padding up to M, a multiple of `multiple`."""
-    N = len(pairs)
-    M = -(-N // multiple) * multiple                            # round up
-    padded = np.concatenate([pairs, np.zeros((M - N, 2), dtype=pairs.dtype)])
-    ids = np.concatenate([padded, np.full((M, 1), p)], axis=1)
+    """Pairs (n, 2) -> ids (m, 3) "a b =" (the token "=" is p), targets (m,) (a + b) mod p and
+    weights (m,): 1 for the n real rows, 0 for the padding up to m, a multiple of `multiple`."""
+    n = len(pairs)
+    m = -(-n // multiple) * multiple                            # round up
+    padded = np.concatenate([pairs, np.zeros((m - n, 2), dtype=pairs.dtype)])
+    ids = np.concatenate([padded, np.full((m, 1), p)], axis=1)
     answers = (padded[:, 0] + padded[:, 1]) % p
     return (Tensor(ids.astype(np.int32)), Tensor(answers.astype(np.int32)),
-            Tensor((np.arange(M) < N).astype(np.float32)))
+            Tensor((np.arange(m) < n).astype(np.float32)))
 
 @dataclass(frozen=True)
 class GrokConfig:

@@ -198,22 +198,22 @@ class LSTM:
     +-1/sqrt(n_hidden); zero biases, except forget_bias on the forget gate."""
 
     def __init__(self, n_in: int, n_hidden: int, forget_bias: float = 0.0, seed: int = 0):
-        rng, bound, H = np.random.default_rng(seed), n_hidden ** -0.5, n_hidden
-        self.W_x = rng.uniform(-bound, bound, (n_in, 4 * H))    # gates: input, forget, cell, output
-        self.W_h = rng.uniform(-bound, bound, (H, 4 * H))
-        self.b = np.zeros(4 * H)
-        self.b[H:2 * H] = forget_bias                               # > 0: remember by default
-        self.n_hidden = H
+        rng, bound, n = np.random.default_rng(seed), n_hidden ** -0.5, n_hidden
+        self.W_x = rng.uniform(-bound, bound, (n_in, 4 * n))    # gates: input, forget, cell, output
+        self.W_h = rng.uniform(-bound, bound, (n, 4 * n))
+        self.b = np.zeros(4 * n)
+        self.b[n:2 * n] = forget_bias                               # > 0: remember by default
+        self.n_hidden = n
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, list]:
         """x (B, T, n_in) -> h (B, T, n_hidden), and what backward needs of every step."""
         B, T, _ = x.shape
-        H = self.n_hidden
-        h, c, hs, tape = np.zeros((B, H)), np.zeros((B, H)), [], []
+        n = self.n_hidden
+        h, c, hs, tape = np.zeros((B, n)), np.zeros((B, n)), [], []
         for t in range(T):                                          # T steps, one after the other
-            a = x[:, t] @ self.W_x + h @ self.W_h + self.b          # (B, 4H)
-            i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 3 * H:])
-            g = np.tanh(a[:, 2 * H:3 * H])
+            a = x[:, t] @ self.W_x + h @ self.W_h + self.b          # (B, 4 n_hidden)
+            i, f, o = sigmoid(a[:, :n]), sigmoid(a[:, n:2 * n]), sigmoid(a[:, 3 * n:])
+            g = np.tanh(a[:, 2 * n:3 * n])
             tape.append((i, f, g, o, c))                             # c: the cell before this step
             c = f * c + i * g
             h = o * np.tanh(c)

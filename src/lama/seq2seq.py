@@ -191,10 +191,10 @@ def sort_examples(n: int, max_length: int, split: str, rng: np.random.Generator,
         else:
             raise ValueError(f"found no new {split} source after {max_tries} tries")
         seen.add(text)
-        L, ordered = len(source), 3 + np.sort(source)
-        src[i, :L] = 3 + source
-        tgt_in[i, 0], tgt_in[i, 1:L + 1] = BOS, ordered
-        tgt_out[i, :L], tgt_out[i, L] = ordered, EOS
+        length, ordered = len(source), 3 + np.sort(source)
+        src[i, :length] = 3 + source
+        tgt_in[i, 0], tgt_in[i, 1:length + 1] = BOS, ordered
+        tgt_out[i, :length], tgt_out[i, length] = ordered, EOS
     return src, tgt_in, tgt_out
 
 
@@ -281,7 +281,7 @@ def train_sorter(cfg: SortConfig, log=None) -> tuple[Seq2Seq, list[dict]]:
 def score(model: Seq2Seq, src: np.ndarray, tgt_in: np.ndarray, tgt_out: np.ndarray,
           blind: bool = False, chunk: int = 1000) -> dict:
     """Greedy outputs and teacher-forced predictions on a test set: per source whether the whole
-    output is right ("exact", (N,) bool) and the outputs; over the set the mean loss and the
+    output is right ("exact", (n,) bool) and the outputs; over the set the mean loss and the
     token accuracy of teacher forcing (PAD labels left out)."""
     outputs, losses, hits = [], [], []
     real = tgt_out != PAD

@@ -86,7 +86,7 @@ def _collect_brackets(model: Encoder, text: str) -> AttentionMaps:
         raise ValueError(f"the text has {len(text)} brackets; the classifier reads at most "
                          f"{model.config.n_positions - 1}")
     ids = Tensor(encode([text], len(text) + 1), dtype=dtypes.int32)   # (1, T): [CLS], brackets
-    _, weights = model.hidden(ids, return_weights=True)               # n_layer (1, H, T, T)
+    _, weights = model.hidden(ids, return_weights=True)               # n_layer (1, nh, T, T)
     p = float(model(ids).softmax(-1).numpy()[0, 1])                   # (1, n_classes) -> p
     return AttentionMaps(["[CLS]", *text], stack(weights), False, text, f"p(balanced) = {p:.3f}")
 
