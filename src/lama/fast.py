@@ -101,7 +101,7 @@ class FastGenerator(Generator):
         return fast_forward(self.model, ids, self.cache, start_pos, at=-1).realize()
 
     def window(self, ids: Tensor, at) -> Tensor:
-        """ids (1, L) from position 0 -> the logits (1, 1, V) at position at; fills the cache."""
+        """ids (1, T) from position 0 -> the logits (1, 1, V) at position at; fills the cache."""
         return fast_forward(self.model, ids, self.cache, 0, at=at).realize()
 
     def bucket(self, n: int) -> int:
@@ -114,11 +114,11 @@ class FastGenerator(Generator):
     def prefill(self, ids: list[int]) -> np.ndarray:
         """Run ids from position 0, padded at the end to a bucket length (filling the cache, if
         any) -> the logits (V,) of the next token."""
-        T, L = len(ids), self.bucket(len(ids))
-        padded = Tensor([ids + [0] * (L - T)], dtype=dtypes.int32)                 # (1, L)
-        window = self.windows.setdefault(L, TinyJit(self.window))
-        logits = window(padded, self.at.bind(T - 1))                               # (1, 1, V)
-        self.pos = T
+        n, T = len(ids), self.bucket(len(ids))                 # real and padded lengths
+        padded = Tensor([ids + [0] * (T - n)], dtype=dtypes.int32)                 # (1, T)
+        window = self.windows.setdefault(T, TinyJit(self.window))
+        logits = window(padded, self.at.bind(n - 1))                               # (1, 1, V)
+        self.pos = n
         return logits.numpy()[0, -1]
 
     def decode(self, token: int) -> np.ndarray:
