@@ -40,9 +40,9 @@ def one_position_linear(layer: nn.Linear, x: Tensor, pieces: int = 4) -> Tensor:
     n_out, n_in = layer.weight.shape
     if n_in % pieces:
         return layer(x)
-    w = layer.weight.reshape(n_out, pieces, n_in // pieces)                  # (n_out, p, n_in/p)
-    x = x.reshape(x.shape[0], 1, 1, pieces, n_in // pieces)                  # (B, 1, 1, p, n_in/p)
-    y = (x * w).sum(-1).contiguous().sum(-1)                                 # (B, 1, n_out)
+    w = layer.weight.reshape(n_out, pieces, n_in // pieces)      # (n_out, pieces, n_in/pieces)
+    x = x.reshape(x.shape[0], 1, 1, pieces, n_in // pieces)      # (B, 1, 1, pieces, n_in/pieces)
+    y = (x * w).sum(-1).contiguous().sum(-1)                     # (B, 1, n_out)
     return y if layer.bias is None else y + layer.bias
 
 
