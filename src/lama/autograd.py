@@ -197,12 +197,12 @@ def softmax(a: Tensor, axis: int = -1) -> Tensor:
 
 def cross_entropy(logits: Tensor, targets: np.ndarray) -> Tensor:
     """Mean of -log softmax(logits)[target]: logits (..., V), targets (...) int -> scalar."""
-    flat = logits.data.reshape(-1, logits.shape[-1])                   # (N, V)
+    flat = logits.data.reshape(-1, logits.shape[-1])                   # (rows, V)
     z = flat - flat.max(axis=-1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))     # (N, V)
+    log_probs = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))     # (rows, V)
     rows, t = np.arange(len(flat)), np.asarray(targets).reshape(-1)
     loss = -log_probs[rows, t].mean()
-    def backward(g):             # (softmax - one_hot) / N, times the incoming scalar
+    def backward(g):             # (softmax - one_hot) / rows, times the incoming scalar
         d = np.exp(log_probs)
         d[rows, t] -= 1
         return ((g / len(flat)) * d.reshape(logits.shape),)

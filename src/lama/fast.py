@@ -40,9 +40,9 @@ def one_position_linear(layer: nn.Linear, x: Tensor, pieces: int = 4) -> Tensor:
     n_out, n_in = layer.weight.shape
     if n_in % pieces:
         return layer(x)
-    w = layer.weight.reshape(n_out, pieces, n_in // pieces)                  # (n_out, p, n_in/p)
-    x = x.reshape(x.shape[0], 1, 1, pieces, n_in // pieces)                  # (B, 1, 1, p, n_in/p)
-    y = (x * w).sum(-1).contiguous().sum(-1)                                 # (B, 1, n_out)
+    w = layer.weight.reshape(n_out, pieces, n_in // pieces)      # (n_out, pieces, n_in/pieces)
+    x = x.reshape(x.shape[0], 1, 1, pieces, n_in // pieces)      # (B, 1, 1, pieces, n_in/pieces)
+    y = (x * w).sum(-1).contiguous().sum(-1)                     # (B, 1, n_out)
     return y if layer.bias is None else y + layer.bias
 
 
@@ -101,7 +101,7 @@ class FastGenerator(Generator):
         return fast_forward(self.model, ids, self.cache, start_pos, at=-1).realize()
 
     def window(self, ids: Tensor, at) -> Tensor:
-        """ids (1, L) from position 0 -> the logits (1, 1, V) at position at; fills the cache."""
+        """ids (1, T) from position 0 -> the logits (1, 1, V) at position at; fills the cache."""
         return fast_forward(self.model, ids, self.cache, 0, at=at).realize()
 
     def bucket(self, n: int) -> int:
@@ -114,11 +114,11 @@ class FastGenerator(Generator):
     def prefill(self, ids: list[int]) -> np.ndarray:
         """Run ids from position 0, padded at the end to a bucket length (filling the cache, if
         any) -> the logits (V,) of the next token."""
-        T, L = len(ids), self.bucket(len(ids))
-        padded = Tensor([ids + [0] * (L - T)], dtype=dtypes.int32)                 # (1, L)
-        window = self.windows.setdefault(L, TinyJit(self.window))
-        logits = window(padded, self.at.bind(T - 1))                               # (1, 1, V)
-        self.pos = T
+        n, T = len(ids), self.bucket(len(ids))                 # real and padded lengths
+        padded = Tensor([ids + [0] * (T - n)], dtype=dtypes.int32)                 # (1, T)
+        window = self.windows.setdefault(T, TinyJit(self.window))
+        logits = window(padded, self.at.bind(n - 1))                               # (1, 1, V)
+        self.pos = n
         return logits.numpy()[0, -1]
 
     def decode(self, token: int) -> np.ndarray:

@@ -29,7 +29,7 @@ def to_data(examples: list[AttentionMaps], model: str, command: str = "") -> dic
         raise ValueError("all examples must come from the same model")
     out = []
     for m in examples:
-        w = np.rint(m.weights * 1000).astype(int)                        # (L, H, T, T)
+        w = np.rint(m.weights * 1000).astype(int)                        # (L, nh, T, T)
         T = len(m.tokens)
         rows = [[[w[l, h, i, :(i + 1 if m.causal else T)].tolist() for i in range(T)]
                  for h in range(H)] for l in range(L)]
