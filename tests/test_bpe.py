@@ -137,6 +137,8 @@ def test_tiny_shakespeare_matches_tiktoken(gpt2, reference):
     data = path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == SHAKESPEARE_SHA256, f"{path} is not tiny Shakespeare"
     text = data.decode("utf-8")
+    pieces = pretokenize(text)
+    assert (len(pieces), len(set(pieces))) == (297833, 15057)  # the counts docs/tokens.md gives
     ids = gpt2.encode(text)
     expected = reference.encode_ordinary(text)
     assert len(ids) == len(expected) == 338025

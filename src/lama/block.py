@@ -102,7 +102,7 @@ class Block:
 
     def __call__(self, x: Tensor, mask: Tensor | None = None, return_weights: bool = False):
         """x (B, T, n_embd), mask as for MultiHeadAttention -> (B, T, n_embd); with return_weights,
-        (x, weights (B, n_head, T, T))."""
+        (x, weights (B, nh, T, T))."""
         if self.norm == "post":
             a, weights = self.attn(x, mask, return_weights=True)
             x = self.ln_1(self.add(x, a))     # normalise the sum

@@ -18,8 +18,8 @@ class GPTConfig:
     vocab_size: int = 50257          # V: token ids 0..V-1
     n_positions: int = 1024          # P: the context window, the longest sequence the model reads
     n_embd: int = 768                # C: the width of the residual stream
-    n_layer: int = 12                # the number of blocks
-    n_head: int = 12                 # attention heads per block; head size C // n_head
+    n_layer: int = 12                # L: the number of blocks
+    n_head: int = 12                 # H: attention heads per block; head size C // n_head
     eps: float = 1e-5                # LayerNorm's epsilon (layer_norm_epsilon in config.json)
     bias: bool = True                # biases in the Linear layers and LayerNorms (GPT-2 has them)
     dropout: float = 0.0             # training mode only; Hugging Face's GPT2Config has 0.1
@@ -97,7 +97,7 @@ class GPT:
 
     def __call__(self, ids: Tensor, return_weights: bool = False):
         """ids (B, T) int -> logits (B, T, V); with return_weights, (logits, weights), weights a
-        list of n_layer tensors (B, n_head, T, T): each block's attention probabilities."""
+        list of n_layer tensors (B, nh, T, T): each block's attention probabilities."""
         B, T = ids.shape
         if T > self.config.n_positions:
             raise ValueError(f"{T} tokens do not fit in the context window of "
@@ -106,7 +106,7 @@ class GPT:
         x = x.dropout(self.config.dropout)
         weights = []
         for block in self.h:
-            x, w = block(x, return_weights=True)                # (B, T, C), (B, n_head, T, T)
+            x, w = block(x, return_weights=True)                # (B, T, C), (B, nh, T, T)
             weights.append(w)
         logits = self.ln_f(x) @ self.wte.weight.T               # (B, T, V): the tied output layer
         return (logits, weights) if return_weights else logits

@@ -37,17 +37,17 @@ class MultiHeadAttention:
             self.v_a = Tensor.normal(n_head, hs, std=hs ** -0.5)         # (nh, d_a)
 
     def split_heads(self, x: Tensor) -> Tensor:
-        """(B, T, n_embd) -> (B, n_head, T, head_size); head h gets channels h*head_size onwards."""
+        """(B, T, n_embd) -> (B, nh, T, hs); head h gets channels h * hs to (h + 1) * hs."""
         B, T, _ = x.shape
         return x.reshape(B, T, self.n_head, self.head_size).transpose(1, 2)
 
     def merge_heads(self, y: Tensor) -> Tensor:
-        """(B, n_head, T, head_size) -> (B, T, n_embd): the heads side by side (concatenated)."""
+        """(B, nh, T, hs) -> (B, T, n_embd): the heads side by side (concatenated)."""
         B, _, T, _ = y.shape
         return y.transpose(1, 2).reshape(B, T, self.n_embd)
 
     def qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Step 1. x (B, T, n_embd) -> q, k, v, each (B, n_head, T, head_size)."""
+        """Step 1. x (B, T, n_embd) -> q, k, v, each (B, nh, T, hs)."""
         q, k, v = self.c_attn(x).split(self.n_embd, dim=-1)  # (B, T, n_embd) each
         # contiguous: each head's channels stored together, so that the matmuls read them in order
         return tuple(self.split_heads(t).contiguous() for t in (q, k, v))
@@ -66,8 +66,8 @@ class MultiHeadAttention:
 
     def __call__(self, x: Tensor, mask: Tensor | None = None, return_weights: bool = False):
         """x (B, T, n_embd), mask bool broadcastable to (B, T, T), the same for every head (or to
-        (B, n_head, T, T)) -> (B, T, n_embd); with return_weights, (y, weights), the weights
-        (B, n_head, T, T)."""
+        (B, nh, T, T)) -> (B, T, n_embd); with return_weights, (y, weights), the weights
+        (B, nh, T, T)."""
         q, k, v = self.qkv(x)                               # (B, nh, T, hs) each
         if mask is not None and mask.ndim == 3:
             mask = mask.unsqueeze(1)  # (B, 1, T, T): one table for all heads

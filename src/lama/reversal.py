@@ -42,7 +42,7 @@ class ReversalModel:
 
     def __call__(self, tokens: Tensor, return_weights: bool = False):
         """tokens (B, T) int -> logits (B, T, vocab_size); with return_weights also the
-        attention weights (B, n_head, T, T)."""
+        attention weights (B, nh, T, T)."""
         x, weights = self.block(self.embed(tokens), return_weights=True)  # (B, T, C)
         logits = self.head(self.ln_f(x))                                    # (B, T, vocab_size)
         return (logits, weights) if return_weights else logits

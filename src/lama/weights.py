@@ -22,7 +22,7 @@ class WeightsError(ValueError):
 SAFE_DTYPES = {"F16": dtypes.float16, "BF16": dtypes.bfloat16, "F32": dtypes.float32,
                "F64": dtypes.float64}                    # the float types we accept
 CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-BUFFERS = (".attn.bias", ".attn.masked_bias")              # a precomputed causal mask, no weights
+BUFFERS = (".attn.bias", ".attn.masked_bias")              # the causal mask and its fill value
 
 
 def read_safetensors_header(path: str | os.PathLike) -> dict[str, dict]:
@@ -89,7 +89,7 @@ def gpt2_state_dict(path, header: dict[str, dict], config: GPTConfig) -> dict[st
     for key, info in header.items():
         name = strip_prefix(key)
         if name.endswith(BUFFERS) or name == "lm_head.weight":
-            continue                         # mask buffers; lm_head is tied to wte (checked below)
+            continue                         # mask buffers; lm_head is the tied wte again
         if name not in expected:
             raise WeightsError(f"{path}: unexpected tensor {key} for a GPT-2 with "
                                f"n_layer={config.n_layer}")
