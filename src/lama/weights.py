@@ -106,7 +106,8 @@ def gpt2_state_dict(path, header: dict[str, dict], config: GPTConfig) -> dict[st
         data = 8 + int.from_bytes(f.read(8), "little")              # where the numbers begin
     out: dict[str, Tensor] = {}
     for name, key in keys.items():
-        (start, end), info = header[key]["data_offsets"], header[key]
+        info = header[key]
+        start, end = info["data_offsets"]
         raw = Tensor(Path(path))[data + start:data + end]           # the bytes, on DISK
         t = raw.bitcast(SAFE_DTYPES[info["dtype"]]).reshape(info["shape"])
         t = t.to(Device.DEFAULT).cast(dtypes.float32)               # from the file into memory
