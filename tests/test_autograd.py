@@ -1,6 +1,8 @@
 """lama.autograd and lama.numpy_gpt: every backward rule against central differences (float64),
 the order of a graph with shared tensors, the whole GPT's gradients and a few training steps against
 tinygrad's (float32), a short run on tiny Shakespeare that learns, and the command's errors."""
+import zlib
+
 import numpy as np
 import pytest
 from tinygrad import Tensor as TinyTensor
@@ -29,7 +31,6 @@ def numeric_grad(f, a: Tensor, eps: float = 1e-6) -> np.ndarray:
     return grad
 
 
-RNG = np.random.default_rng(0)
 TRIL = np.tril(np.ones((5, 5), dtype=bool))
 
 RULES = {
@@ -52,6 +53,7 @@ RULES = {
     "matmul 2-D": (lambda a, b: a @ b, [(3, 4), (4, 5)]),
     "matmul batched": (lambda a, b: a @ b, [(2, 3, 4, 5), (2, 3, 5, 2)]),
     "matmul batch broadcast": (lambda a, b: a @ b, [(2, 3, 4, 5), (3, 5, 2)]),
+    "matmul, first side broadcast": (lambda a, b: a @ b, [(4, 5), (2, 5, 3)]),
     "matmul shared weight": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)]),
     "matmul shared weight, transposed": (lambda a, b: a @ b.T, [(2, 3, 4), (5, 4)]),
     "sum all": (lambda a: a.sum(), [(3, 4)]),
@@ -78,7 +80,7 @@ RULES = {
 @pytest.mark.parametrize("name", list(RULES))
 def test_rule_against_central_differences(name):
     op, shapes = RULES[name]
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))     # the same inputs on every run
     inputs = [Tensor(rng.normal(size=s), requires_grad=True) for s in shapes]   # float64
     weights = rng.normal(size=op(*inputs).shape)
     f = lambda: (op(*inputs) * weights).sum()     # noqa: E731
@@ -151,7 +153,8 @@ def test_gpt_gradients_match_tinygrad():
     for name, p in params.items():
         theirs, mine = p.grad.numpy(), twin.params[name].grad
         assert mine.dtype == np.float32, name
-        assert np.abs(mine - theirs).max() <= 1e-4 * np.abs(theirs).max() + 1e-7, name
+        # measured: at most 6e-7 of the largest entry (h.1.ln_1.weight); float32 rounding
+        assert np.abs(mine - theirs).max() <= 1e-5 * np.abs(theirs).max() + 1e-8, name
 
 
 def test_training_steps_match_tinygrad():
