@@ -89,7 +89,10 @@ def torch_step(model):
         state["transformer." + name] = a
     missing, unexpected = net.load_state_dict(state, strict=False)
     assert not unexpected and all("attn.bias" in k or k == "lm_head.weight" for k in missing)
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    # decay on the matrices only, as lama.train.AdamW does
+    groups = [{"params": [p for p in net.parameters() if p.dim() >= 2], "weight_decay": 0.1},
+              {"params": [p for p in net.parameters() if p.dim() < 2], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99))
 
     def run(x, y):
         logits = net(torch.from_numpy(x).long()).logits

@@ -42,7 +42,10 @@ def torch_step():
     model = GPT2LMHeadModel(GPT2Config(vocab_size=V, n_positions=T, bos_token_id=V - 1, eos_token_id=V - 1,
                                        resid_pdrop=0.0, embd_pdrop=0.0,
                                        attn_pdrop=0.0, **SIZES)).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    # decay on the matrices only, as lama.train.AdamW does
+    groups = [{"params": [p for p in model.parameters() if p.dim() >= 2], "weight_decay": 0.1},
+              {"params": [p for p in model.parameters() if p.dim() < 2], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=1e-3, betas=(0.9, 0.99))
 
     def run(x, y):
         logits = model(torch.from_numpy(x).long()).logits
