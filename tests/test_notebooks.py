@@ -229,6 +229,16 @@ def test_every_chapter_with_code_has_a_valid_notebook():
         assert all(not c.outputs and c.execution_count is None for c in code)
 
 
+def test_the_tests_run_the_whole_core():
+    """CORE and TRAINING are the chapters of Parts I to V in mkdocs.yml's navigation, in order."""
+    yaml = pytest.importorskip("yaml")
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    parts = [next(iter(item.values())) for item in nav if isinstance(item, dict)
+             and re.match(r"Part (I|II|III|IV|V) ", next(iter(item))) is not None]
+    chapters = [Path(page).stem for part in parts for entry in part for page in entry.values()]
+    assert len(parts) == 5 and chapters == CORE + TRAINING
+
+
 def test_the_addresses_are_the_projects():
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert re.search(r"^site_url: (\S+)$", config, re.M)[1] == notebooks.SITE_URL
