@@ -1,5 +1,7 @@
 """The chapters as notebooks (tools/notebooks.py): what a chapter becomes, that every committed
-notebook is a valid one, and that the core chapters' notebooks run top to bottom in a fresh kernel.
+notebook is a valid one, and that the core chapters' notebooks run top to bottom in a fresh kernel:
+Parts I to III here, Parts IV and V in tests/test_notebooks_training.py (a file of its own, so that
+`./dev test` runs the two halves on two workers).
 """
 import re
 import sys
@@ -17,9 +19,11 @@ import notebooks  # noqa: E402
 import tangle  # noqa: E402
 
 FENCE = "```"
-# Parts I to III: the chapters whose notebooks the tests run.
+# The core, Parts I to V: the chapters whose notebooks the tests run, Parts I to III in this file.
 CORE = ["tokens", "embeddings", "tinygrad", "attention", "self-attention", "multi-head", "block",
         "gpt2", "generation", "gpt-one-page"]
+TRAINING = ["data", "training", "shakespeare", "classifier", "encoder-decoder", "attention-maps",
+            "grokking", "questions"]
 
 
 def chapter(body: str) -> str:
@@ -172,6 +176,7 @@ def test_the_setup_cell():
     assert "https://github.com/dxlnr/lama" in setup and '"pip", "install"' in setup
     assert "DEV" in setup and "CUDA" in setup and "CPU" in setup
     assert "RUN_EXPERIMENTS = " in setup
+    assert '"pip", "install", "-q", "matplotlib"' in setup     # the chapter draws a figure
     assert nb["metadata"]["accelerator"] == "GPU"              # Colab opens it on a GPU
     plain = notebooks.notebook(chapter('''\
         # Two
@@ -181,6 +186,7 @@ def test_the_setup_cell():
         ~~~
         '''), "docs/two.md")
     assert "RUN_EXPERIMENTS" not in notebooks.dumps(plain) and "accelerator" not in plain["metadata"]
+    assert "matplotlib" not in notebooks.dumps(plain)
     assert all(len(line) <= 100 for line in setup.splitlines())
 
 
@@ -208,7 +214,7 @@ def test_a_generated_notebook_runs_and_skips_the_experiments_on_a_cpu(tmp_path):
 
 def test_every_chapter_with_code_has_a_valid_notebook():
     expected = notebooks.expected_files(ROOT)
-    assert {p.stem for p in expected} >= set(CORE)
+    assert {p.stem for p in expected} >= set(CORE + TRAINING)
     assert sorted(expected) == notebooks.generated(ROOT), "run python tools/tangle.py"
     for path, (page, text) in expected.items():
         nb = nbformat.reads(text, as_version=4)
@@ -223,6 +229,16 @@ def test_every_chapter_with_code_has_a_valid_notebook():
         assert all(not c.outputs and c.execution_count is None for c in code)
 
 
+def test_the_tests_run_the_whole_core():
+    """CORE and TRAINING are the chapters of Parts I to V in mkdocs.yml's navigation, in order."""
+    yaml = pytest.importorskip("yaml")
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    parts = [next(iter(item.values())) for item in nav if isinstance(item, dict)
+             and re.match(r"Part (I|II|III|IV|V) ", next(iter(item))) is not None]
+    chapters = [Path(page).stem for part in parts for entry in part for page in entry.values()]
+    assert len(parts) == 5 and chapters == CORE + TRAINING
+
+
 def test_the_addresses_are_the_projects():
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert re.search(r"^site_url: (\S+)$", config, re.M)[1] == notebooks.SITE_URL
@@ -232,17 +248,26 @@ def test_the_addresses_are_the_projects():
         "https://colab.research.google.com/github/dxlnr/lama/blob/main/notebooks/tokens.ipynb"
 
 
-@pytest.mark.parametrize("stem", CORE)
-def test_core_notebook_runs_top_to_bottom(stem, tmp_path):
+def run_notebook(stem: str, folder: Path) -> None:
     """A fresh kernel runs the committed notebook, every cell in order, offline: the data comes
-    from the environment (TIKTOKEN_CACHE_DIR, LAMA_DATA_DIR), as for the chapters' own tests."""
+    from the environment (TIKTOKEN_CACHE_DIR, LAMA_DATA_DIR), as for the chapters' own tests. The
+    experiments' commands are skipped on any device: the tests read the committed results."""
     pytest.importorskip("nbclient")
     from nbclient import NotebookClient
 
     nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    experiments = "RUN_EXPERIMENTS" in "".join(nb.cells[1].source)
+    if experiments:
+        nb.cells.insert(2, nbformat.v4.new_code_cell("RUN_EXPERIMENTS = False"))
     NotebookClient(nb, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+                   resources={"metadata": {"path": str(folder)}}).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     setup = "".join(o.get("text", "") for o in nb.cells[1].outputs)
     assert f"lama: {ROOT / 'src' / 'lama'}\n" in setup          # this checkout's package
+    assert not (folder / "results").exists()                    # no experiment ran again
+
+
+@pytest.mark.parametrize("stem", CORE)
+def test_core_notebook_runs_top_to_bottom(stem, tmp_path):
+    run_notebook(stem, tmp_path)

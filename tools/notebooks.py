@@ -21,8 +21,8 @@ page order:
   that runs them again into results/ when `RUN_EXPERIMENTS` is true, which the setup cell makes
   true on a GPU; such a notebook asks Colab for a GPU runtime.
 
-The first code cell sets the notebook up: it installs lama where it is missing and says how
-tinygrad picks its device (`DEV`).
+The first code cell sets the notebook up: it installs lama where it is missing (and matplotlib,
+in a notebook that draws figures) and says how tinygrad picks its device (`DEV`).
 """
 from __future__ import annotations
 
@@ -300,12 +300,16 @@ def _markdown(text: str, page: str, drawn: set[str]) -> str:
 
 # -- The notebook -------------------------------------------------------------------------------
 
-def _setup(experiments: bool) -> str:
+def _setup(experiments: bool, figures: bool = False) -> str:
     lines = [
         "# Run this cell first: it sets up what the chapter's cells need.",
         "#",
         "# lama: where it is not installed (on Colab, say), the cell clones the book's repository,",
         "# whose docs/results/ some chapters read, and installs the package from it.",
+    ]
+    if figures:
+        lines += ["# matplotlib, which draws the figures, is installed too where it is missing."]
+    lines += [
         "#",
         "# tinygrad's device: the environment variable DEV names it: CUDA or NV (NVIDIA GPUs), AMD,",
         "# METAL (Apple), or CPU, which compiles its kernels with clang. Unset, tinygrad takes the",
@@ -324,6 +328,14 @@ def _setup(experiments: bool) -> str:
         "                       check=True)",
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "lama"], check=True)',
         '    sys.path.insert(0, os.path.abspath("lama/src"))  # this kernel started before the install',
+    ]
+    if figures:
+        lines += [
+            'if importlib.util.find_spec("matplotlib") is None:',
+            '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "matplotlib"], check=True)',
+            "    importlib.invalidate_caches()",
+        ]
+    lines += [
         'if "DEV" not in os.environ and shutil.which("nvidia-smi"):',
         '    os.environ["DEV"] = "CUDA"',
         'if (os.environ.get("DEV", "CPU").startswith("CPU") and not shutil.which("clang")',
@@ -383,7 +395,9 @@ def notebook(text: str, page: str) -> dict:
     heading = _HEADING_ATTRS.sub(r"\g<heading>", heading)
     rest = lines[title + 1:] if title is not None else lines
     module = next((b.export for b in blocks if b.export), None)
-    cells = [("markdown", _introduction(heading, page, module)), ("code", _setup(experiments))]
+    figures = any(b.figure for b in blocks if b.runnable)
+    cells = [("markdown", _introduction(heading, page, module)),
+             ("code", _setup(experiments, figures))]
     cells += [(kind, _markdown(body, page, drawn) if kind == "markdown" else body)
               for kind, body in _read(rest, page)]
     seen: set[str] = set()
