@@ -6,7 +6,9 @@ memory: tracemalloc's peak during one numpy step (numpy reports its buffers to t
 for every framework, in a fresh process of its own, the RSS before and the peak RSS after 5 steps.
 Last, a cProfile of numpy steps: the share of time in the matrix products.
 
-    python benchmarks/bench_autograd.py [--rounds 5] [--steps 5]
+    python benchmarks/bench_autograd.py [--rounds 5] [--steps 5] [--json FILE]
+
+--json writes the medians, the memory figures and the profile's shares to FILE as well.
 """
 import os
 
@@ -16,9 +18,12 @@ import argparse
 import cProfile
 import ctypes
 import glob
+import json
 import multiprocessing
+import platform
 import pstats
 import statistics
+import sys
 import time
 import tracemalloc
 
@@ -141,7 +146,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=5, help="timed steps per framework and round")
+    ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
+    results = {"command": "python benchmarks/bench_autograd.py " + " ".join(sys.argv[1:]),
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                          f"Python {platform.python_version()}"}
     model = tiny_model()
     runners = {name: make(model) for name, make in MAKERS.items()}   # all from the same weights
     runners = {"numpy, 1 BLAS thread": runners["numpy"], "numpy, 2 BLAS threads": runners["numpy"],
@@ -177,6 +186,9 @@ def main():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"numpy step, tracemalloc peak: {peak / 2**20:.1f} MiB")
+    results.update(rounds=args.rounds, steps=args.steps,
+                   ms_per_step={n: 1e3 * m for n, m in med.items()},
+                   tracemalloc_peak_mib=peak / 2**20, rss_mib={})
     ctx = multiprocessing.get_context("spawn")
     for name in MAKERS:
         queue = ctx.Queue()
@@ -184,6 +196,7 @@ def main():
         child.start()
         before, after = queue.get()
         child.join()
+        results["rss_mib"][name] = {"after_2_steps": before, "peak_after_5_more": after}
         print(f"{name}, own process: RSS {before:.0f} MiB after building and 2 steps, "
               f"peak RSS {after:.0f} MiB after 5 more", flush=True)
 
@@ -207,6 +220,14 @@ def main():
         f"{os.path.basename(k[0])}:{k[1]}({k[2]}) {v[2] / total:.0%}" for k, v in top))
     print(f"numpy step: {matmul / total:.0%} of the time in the matrix products (own time of "
           "autograd.py's fold, matmul and matmul's backward rule)")
+    results["numpy_profile"] = {"matrix_products": matmul / total,
+                                "own_time": {f"{os.path.basename(k[0])}:{k[1]}({k[2]})": v[2] / total
+                                             for k, v in top}}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+            f.write("\n")
+
 
 if __name__ == "__main__":
     main()
