@@ -3,6 +3,11 @@ src/lama runs, in page order, in one namespace per chapter (as a reader running 
 bottom would). A block titled "Not run: <reason>" is reported as skipped with that reason; a figure
 block (`data-figure="name.svg"`) runs alone in a fresh namespace, exactly as the site build runs it,
 and must save its file. Tracebacks point at the chapter's own line numbers.
+
+The chapters of Parts I to V are the exception: tests/test_notebooks.py runs their notebooks top to
+bottom in a fresh Jupyter kernel, and a notebook holds every block of its chapter that runs, in page
+order (the same test file checks that, block by block). That run is their test; their blocks are
+not run a second time here.
 """
 from __future__ import annotations
 
@@ -23,8 +28,23 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 def pytest_collect_file(file_path: Path, parent):
     if file_path.suffix == ".md" and (ROOT / "docs") in file_path.parents:
+        if file_path.stem in run_as_notebooks():
+            return None
         return Chapter.from_parent(parent, path=file_path)
     return None
+
+
+def run_as_notebooks() -> set[str]:
+    """The chapters of Parts I to V in mkdocs.yml's navigation: tests/test_notebooks.py runs their
+    notebooks (and checks that its list is this one)."""
+    import re
+
+    import yaml
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
+    parts = [next(iter(item.values())) for item in nav if isinstance(item, dict)
+             and re.match(r"Part (I|II|III|IV|V) ", next(iter(item)))]
+    return {Path(page).stem for part in parts for entry in part for page in entry.values()}
 
 
 class Chapter(pytest.File):
@@ -85,6 +105,19 @@ class CodeBlock(pytest.Item):
 
     def reportinfo(self):
         return self.path, self.block.line - 1, f"{self.block.page}:{self.block.line}"
+
+
+# The test files that take longest (minutes each on two cores), run first so that pytest-xdist, which
+# hands out whole files in collection order (./dev test), does not leave one of them for the end.
+LONGEST_FIRST = ["tests/test_site.py", "tests/test_notebooks.py", "tests/test_notebooks_training.py",
+                 "tests/test_questions.py"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = Path(str(item.path)).relative_to(ROOT).as_posix() if ROOT in Path(str(item.path)).parents else ""
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+    items.sort(key=rank)          # stable: each file keeps its own order
 
 
 @pytest.hookimpl(hookwrapper=True)

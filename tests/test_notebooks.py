@@ -226,6 +226,14 @@ def test_every_chapter_with_code_has_a_valid_notebook():
         runnable = [b for b in blocks if b.runnable]
         experiments = [b for b in blocks if notebooks.is_experiment(b)]
         assert len(code) == 1 + len(runnable) + len(experiments), f"{page}: a cell is missing"
+        # Every block that runs is its cell's code, in page order (a figure's indented in a
+        # function): running a core chapter's notebook runs all of the chapter's examples.
+        cells = iter("".join(c.source) for c in code[1:])
+        for block in (b for b in blocks if notebooks.is_cell(b)):
+            cell = next(cells)
+            if block.runnable:
+                src = tangle.strip_annotations(block.code).rstrip("\n")
+                assert src in cell or textwrap.indent(src, "    ") in cell, f"{page}:{block.line}"
         assert all(not c.outputs and c.execution_count is None for c in code)
 
 
@@ -237,6 +245,12 @@ def test_the_tests_run_the_whole_core():
              and re.match(r"Part (I|II|III|IV|V) ", next(iter(item))) is not None]
     chapters = [Path(page).stem for part in parts for entry in part for page in entry.values()]
     assert len(parts) == 5 and chapters == CORE + TRAINING
+    # conftest.py leaves these chapters' blocks to their notebooks, and runs every other chapter's
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("book_conftest", ROOT / "conftest.py")
+    book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book)
+    assert book.run_as_notebooks() == set(CORE + TRAINING)
 
 
 def test_the_addresses_are_the_projects():
