@@ -12,7 +12,9 @@ not run a second time here.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -28,23 +30,22 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 def pytest_collect_file(file_path: Path, parent):
     if file_path.suffix == ".md" and (ROOT / "docs") in file_path.parents:
-        if file_path.stem in run_as_notebooks():
+        if file_path.stem in notebook_chapters():
             return None
         return Chapter.from_parent(parent, path=file_path)
     return None
 
 
-def run_as_notebooks() -> set[str]:
-    """The chapters of Parts I to V in mkdocs.yml's navigation: tests/test_notebooks.py runs their
-    notebooks (and checks that its list is this one)."""
-    import re
-
+@functools.cache
+def notebook_chapters() -> tuple[str, ...]:
+    """The chapters of Parts I to V in mkdocs.yml's navigation, in order: tests/test_notebooks.py
+    runs their notebooks (and checks that its list is this one)."""
     import yaml
 
     nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
     parts = [next(iter(item.values())) for item in nav if isinstance(item, dict)
              and re.match(r"Part (I|II|III|IV|V) ", next(iter(item)))]
-    return {Path(page).stem for part in parts for entry in part for page in entry.values()}
+    return tuple(Path(page).stem for part in parts for entry in part for page in entry.values())
 
 
 class Chapter(pytest.File):
@@ -115,7 +116,7 @@ LONGEST_FIRST = ["tests/test_site.py", "tests/test_notebooks.py", "tests/test_no
 
 def pytest_collection_modifyitems(items):
     def rank(item):
-        path = Path(str(item.path)).relative_to(ROOT).as_posix() if ROOT in Path(str(item.path)).parents else ""
+        path = item.nodeid.split("::")[0]
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
     items.sort(key=rank)          # stable: each file keeps its own order
 
