@@ -4,8 +4,8 @@ bottom would). A block titled "Not run: <reason>" is reported as skipped with th
 block (`data-figure="name.svg"`) runs alone in a fresh namespace, exactly as the site build runs it,
 and must save its file. Tracebacks point at the chapter's own line numbers.
 
-The chapters of Parts I to V are the exception: tests/test_notebooks.py runs their notebooks top to
-bottom in a fresh Jupyter kernel, and a notebook holds every block of its chapter that runs, in page
+The chapters of Parts I to V are the exception: tests/test_notebooks.py and
+tests/test_notebooks_training.py run their notebooks top to bottom in a fresh Jupyter kernel, and a notebook holds every block of its chapter that runs, in page
 order (the same test file checks that, block by block). That run is their test; their blocks are
 not run a second time here.
 """
@@ -38,8 +38,8 @@ def pytest_collect_file(file_path: Path, parent):
 
 @functools.cache
 def notebook_chapters() -> tuple[str, ...]:
-    """The chapters of Parts I to V in mkdocs.yml's navigation, in order: tests/test_notebooks.py
-    runs their notebooks (and checks that its list is this one)."""
+    """The chapters of Parts I to V in mkdocs.yml's navigation, in order: the tests run their
+    notebooks (tests/test_notebooks.py checks that its list is this one)."""
     import yaml
 
     nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["nav"]
